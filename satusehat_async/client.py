@@ -1,0 +1,299 @@
+"""``SatuSehatClient``: one shared session, one token cache, the resource APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from satusehat_async import __version__
+from satusehat_async.auth import (
+    AccessToken,
+    TokenProvider,
+    TokenStore,
+    decode_token_response,
+    token_cache_key,
+)
+from satusehat_async.config import Endpoints, Environment, Settings
+from satusehat_async.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ValidationError,
+)
+from satusehat_async.metrics import Hook, Metrics
+from satusehat_async.resilience import CircuitBreaker, RateLimiter
+from satusehat_async.retry import RetryPolicy
+from satusehat_async.transport import Params, Transport
+
+if TYPE_CHECKING:
+    from satusehat_async.msi import MSI
+    from satusehat_async.patients import Patients
+
+__all__ = ["SatuSehatClient"]
+
+# The token endpoint is said to punish bursts: a few spaced attempts, then give up.
+TOKEN_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_time=30.0)
+
+
+class SatuSehatClient:
+    """An asyncio client for SATUSEHAT.
+
+    Use it as an async context manager; it owns one ``aiohttp.ClientSession`` (or
+    borrows ``session``, which it never closes) and one token cache shared by every
+    concurrent caller.
+
+    Args:
+        client_id, client_secret: OAuth 2.0 client credentials (never logged or shown).
+        environment: ``"sandbox"`` (default), ``"production"`` or an :class:`Environment`.
+        base_url: overrides the environment's base URL.
+        auth_url, fhir_url, masterdata_url: each overrides its own part.
+        session: an ``aiohttp.ClientSession`` to borrow.
+        token_store: where tokens are cached (default in-process; see ``RedisTokenStore``).
+        connection_limit: simultaneous connections of the owned session.
+        timeout: total seconds per HTTP attempt; ``connect_timeout`` for connecting.
+        retry: the :class:`RetryPolicy` (default: 5 attempts, 60 s budget).
+        circuit_breaker: a :class:`CircuitBreaker`, or None to disable it.
+        rate_limit: requests per second across every caller of this client (None: no limit).
+        hooks: callables receiving a :class:`RequestEvent` per HTTP attempt.
+        trace_configs: aiohttp trace configs for the owned session (tracing integrations).
+        clock: wall clock for token expiry (epoch seconds); ``sleep`` replaces
+            ``asyncio.sleep`` between retries (tests inject both).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        environment: str | Environment = Environment.SANDBOX,
+        base_url: str | None = None,
+        auth_url: str | None = None,
+        fhir_url: str | None = None,
+        masterdata_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        token_store: TokenStore | None = None,
+        connection_limit: int = 100,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        rate_limit: float | None = None,
+        hooks: Sequence[Hook] = (),
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        for name, value in (("client_id", client_id), ("client_secret", client_secret)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(f"{name} must be a non-empty string")
+        if connection_limit < 1:
+            raise ConfigurationError("connection_limit must be at least 1")
+        self.endpoints = Endpoints.resolve(
+            environment,
+            base_url=base_url,
+            auth_url=auth_url,
+            fhir_url=fhir_url,
+            masterdata_url=masterdata_url,
+        )
+        self._client_id = client_id.strip()
+        self._client_secret = client_secret.strip()
+        self.connection_limit = connection_limit
+        self._borrowed_session = session
+        self._session: aiohttp.ClientSession | None = session
+        self._trace_configs = list(trace_configs)
+        self.metrics = Metrics()
+        self.tokens = TokenProvider(
+            self._fetch_token,
+            store=token_store,
+            key=token_cache_key(self.endpoints.auth_url, self._client_id),
+            clock=clock or time.time,
+            refresh_margin=refresh_margin,
+            on_refresh=self._count_refresh,
+        )
+        self.transport = Transport(
+            self._get_session,
+            tokens=self.tokens,
+            retry=retry or RetryPolicy(),
+            breaker=circuit_breaker if circuit_breaker is not None else CircuitBreaker(),
+            limiter=RateLimiter(rate_limit) if rate_limit else None,
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=connect_timeout),
+            sleep=sleep or asyncio.sleep,
+            hooks=[self.metrics.observe, *hooks],
+            user_agent=f"satusehat-async/{__version__}",
+        )
+        self._msi: MSI | None = None
+        self._patients: Patients | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SatuSehatClient:
+        """Build a client from ``SATUSEHAT_*`` environment variables (see :class:`Settings`)."""
+        settings = Settings.from_env(environ)
+        ep = settings.endpoints
+        return cls(
+            settings.client_id,
+            settings.client_secret,
+            base_url=ep.base_url,
+            auth_url=ep.auth_url,
+            fhir_url=ep.fhir_url,
+            masterdata_url=ep.masterdata_url,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"SatuSehatClient(base_url={self.base_url!r})"
+
+    # -- endpoints -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The base URL that ``request("/path")`` resolves against."""
+        return self.endpoints.base_url
+
+    @property
+    def auth_url(self) -> str:
+        """The token endpoint."""
+        return self.endpoints.auth_url
+
+    @property
+    def fhir_url(self) -> str:
+        """The FHIR R4 base (``.../fhir-r4/v1``)."""
+        return self.endpoints.fhir_url
+
+    @property
+    def masterdata_url(self) -> str:
+        """The master-data base (``.../masterdata/v1``)."""
+        return self.endpoints.masterdata_url
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            if self._borrowed_session is not None:
+                raise ConfigurationError("the borrowed aiohttp session is closed")
+            connector = aiohttp.TCPConnector(limit=self.connection_limit)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=self._trace_configs or None
+            )
+        return self._session
+
+    async def __aenter__(self) -> SatuSehatClient:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the owned session (a borrowed one is left open)."""
+        session, self._session = self._session, self._borrowed_session
+        if session is not None and session is not self._borrowed_session and not session.closed:
+            await session.close()
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def _count_refresh(self) -> None:
+        self.metrics.token_refreshes += 1
+
+    async def _fetch_token(self) -> AccessToken:
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+            }
+        ).encode()
+        try:
+            response = await self.transport.send(
+                "POST",
+                self.auth_url,
+                params={"grant_type": "client_credentials"},
+                content=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                authenticate=False,
+                idempotent=True,
+                retry=TOKEN_RETRY,
+            )
+        except APIError as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            raise AuthenticationError(
+                f"token request refused: {exc.message}",
+                status=exc.status,
+                request_id=exc.request_id,
+                body=exc.body,
+                method=exc.method,
+                url=exc.url,
+            ) from None
+        return decode_token_response(response.body, now=self.tokens.clock())
+
+    async def get_token(self) -> AccessToken:
+        """A valid access token (cached; fetched once for all concurrent callers)."""
+        return await self.tokens.token()
+
+    # -- raw requests ------------------------------------------------------------------
+
+    def url_for(self, path_or_url: str) -> str:
+        """Resolve ``"/path"`` against :attr:`base_url`; absolute URLs pass through."""
+        if path_or_url.startswith(("https://", "http://")):
+            return path_or_url
+        if path_or_url.startswith("/"):
+            return self.base_url + path_or_url
+        raise ValidationError(
+            f"expected a path starting with '/' or an absolute URL, got {path_or_url!r}"
+        )
+
+    async def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send any request through auth, retry and error mapping; return the decoded JSON.
+
+        ``params`` list values repeat the key (``{"jenis_sarana": [103, 104]}``).
+        """
+        response = await self.transport.send(
+            method,
+            self.url_for(path_or_url),
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+        )
+        return response.json()
+
+    # -- resources ---------------------------------------------------------------------
+
+    @property
+    def msi(self) -> MSI:
+        """The Master Sarana Index (facility registry)."""
+        if self._msi is None:
+            from satusehat_async.msi import MSI
+
+            self._msi = MSI(self)
+        return self._msi
+
+    @property
+    def patients(self) -> Patients:
+        """The Master Patient Index (FHIR Patient)."""
+        if self._patients is None:
+            from satusehat_async.patients import Patients
+
+            self._patients = Patients(self)
+        return self._patients

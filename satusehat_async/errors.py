@@ -1,0 +1,365 @@
+"""The exception tree, and the pure decoding of every SATUSEHAT error shape into it.
+
+Nothing here performs I/O: :func:`error_from_response` takes a status, headers and the
+raw body and returns the exception to raise, so every shape the API is known to answer
+with (see ``reference/satusehat-api.md``) is tested without a server.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConsentError",
+    "ForbiddenError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTimeout",
+    "SatuSehatError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "consent_error_from_body",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+# Long bodies (HTML pages, stack traces) are cut in messages; the full body stays on `.body`.
+_MESSAGE_LIMIT = 300
+
+
+class SatuSehatError(Exception):
+    """Base class of every error this library raises."""
+
+
+class ConfigurationError(SatuSehatError):
+    """The client is misconfigured (a missing credential, an unknown environment...)."""
+
+
+class ValidationError(SatuSehatError, ValueError):
+    """Bad input caught before anything was sent."""
+
+
+class TransportError(SatuSehatError):
+    """The request failed below HTTP: connection refused or reset, DNS, TLS, dropped answer.
+
+    ``sent`` tells whether the request may have reached the server (``False`` only when
+    it provably did not, such as a refused connection).
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", sent: bool = True):
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.sent = sent
+
+
+class RequestTimeout(TransportError):
+    """No complete answer arrived within the configured timeout."""
+
+
+class CircuitOpenError(SatuSehatError):
+    """The circuit breaker for a host is open: failing fast instead of piling on."""
+
+    def __init__(self, host: str, retry_in: float):
+        super().__init__(
+            f"circuit open for {host}: too many consecutive failures; "
+            f"retrying allowed in {retry_in:.1f}s"
+        )
+        self.host = host
+        self.retry_in = retry_in
+
+
+class APIError(SatuSehatError):
+    """An HTTP error answer from SATUSEHAT.
+
+    Attributes:
+        status: the HTTP status code.
+        message: the server's own message, as well as it could be extracted.
+        request_id: the ``X-Request-Id`` header, for support tickets.
+        retry_after: the ``Retry-After`` header in seconds, when the server sent one.
+        body: the parsed body (an OperationOutcome, an envelope, or the text), or None.
+        method, url: the request (the URL never carries a secret).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        body: Any = None,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+    ):
+        self.message = message
+        self.retry_after = retry_after
+        self.status = status
+        self.request_id = request_id
+        self.body = body
+        self.method = method
+        self.url = url
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        text = f"HTTP {self.status}: {self.message}"
+        if self.request_id:
+            text += f" (X-Request-Id: {self.request_id})"
+        return text
+
+    @property
+    def operation_outcome(self) -> dict[str, Any] | None:
+        """The OperationOutcome carried by the answer, if it was one."""
+        if isinstance(self.body, dict) and self.body.get("resourceType") == "OperationOutcome":
+            return self.body
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """400/422: the server refused the request as invalid (or the patient has not opted in)."""
+
+
+class AuthenticationError(APIError):
+    """The token endpoint refused the credentials, or a 401 survived a token refresh."""
+
+
+class ForbiddenError(APIError):
+    """403: the credentials may not do this (often an HTML page from the gateway)."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource (or a wrong URL, answered with an empty body)."""
+
+
+class ConflictError(APIError):
+    """409/412: a version conflict or a failed precondition."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` holds the server's advice in seconds."""
+
+
+class ServerError(APIError):
+    """5xx: the server or the gateway in front of it failed."""
+
+
+class ConsentError(APIError):
+    """HTTP 200 carrying an OperationOutcome ``suppressed``: data withheld (consent/privacy)."""
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    412: ConflictError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+_WWW_AUTH_DESC = re.compile(r'error_description="([^"]*)"')
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, val in headers.items():
+            if key.lower() == lowered:
+                return val
+    return value
+
+
+def _clip(text: str) -> str:
+    text = _SPACES.sub(" ", text).strip()
+    if len(text) > _MESSAGE_LIMIT:
+        return text[: _MESSAGE_LIMIT - 1] + "…"
+    return text
+
+
+def _outcome_message(outcome: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for issue in outcome.get("issue") or []:
+        if not isinstance(issue, Mapping):
+            continue
+        details = issue.get("details")
+        text = details.get("text") if isinstance(details, Mapping) else None
+        bits = [b for b in (text, issue.get("diagnostics")) if isinstance(b, str) and b]
+        code = issue.get("code")
+        if not bits and isinstance(code, str):
+            bits.append(code)
+        expression = issue.get("expression")
+        if isinstance(expression, list) and expression:
+            bits.append("at " + ", ".join(str(e) for e in expression))
+        if bits:
+            parts.append(": ".join(bits[:2]) + (f" ({bits[2]})" if len(bits) > 2 else ""))
+    return "; ".join(parts)
+
+
+def _json_message(body: Any) -> str | None:
+    """The server's message from any known JSON error shape, or None for an unknown one."""
+    if not isinstance(body, Mapping):
+        return None
+    if body.get("resourceType") == "OperationOutcome":
+        return _outcome_message(body) or "OperationOutcome without a message"
+    fault = body.get("fault")
+    if isinstance(fault, Mapping):
+        message = str(fault.get("faultstring") or "gateway fault")
+        detail = fault.get("detail")
+        code = detail.get("errorcode") if isinstance(detail, Mapping) else None
+        return f"{message} ({code})" if code else message
+    if "ErrorCode" in body or "Error" in body:
+        code, text = body.get("ErrorCode"), body.get("Error")
+        return ": ".join(str(x) for x in (code, text) if x)
+    # OAuth2 (RFC 6749 §5.2) style, used by standard token endpoints.
+    if isinstance(body.get("error"), str):
+        desc = body.get("error_description")
+        return f"{body['error']}: {desc}" if desc else str(body["error"])
+    for key in ("message", "detail", "title"):
+        if isinstance(body.get(key), str) and body[key]:
+            return str(body[key])
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        import time
+
+        current = time.time() if now is None else now
+        seconds = when.timestamp() - current
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def decode_body(body: bytes, content_type: str | None) -> Any:
+    """Parse a body as JSON when it looks like JSON, else return the text (None if empty)."""
+    if not body or not body.strip():
+        return None
+    stripped = body.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        try:
+            return msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            pass
+    return body.decode("utf-8", errors="replace")
+
+
+def _text_message(text: str, content_type: str | None) -> str:
+    looks_html = (content_type or "").startswith("text/html") or text.lstrip()[:1] == "<"
+    if looks_html:
+        match = _TITLE.search(text.encode())
+        raw = match.group(1).decode(errors="replace") if match else _TAGS.sub(" ", text)
+        return _clip(html.unescape(raw))
+    return _clip(text)
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str = "",
+    url: str = "",
+) -> APIError:
+    """Build the exception for an HTTP error answer. Pure: no I/O.
+
+    Understands OperationOutcome (including ``severity: "invalid"``), the Apigee
+    ``fault`` envelope, MSI's ``{status_code, message, data}``, ``{ErrorCode, Error}``,
+    OAuth2 ``{error, error_description}``, ``text/plain``, HTML and empty bodies.
+    """
+    content_type = _header(headers, "Content-Type")
+    parsed = decode_body(body, content_type)
+    message: str | None
+    if isinstance(parsed, str):
+        message = _text_message(parsed, content_type)
+    else:
+        message = _json_message(parsed)
+        if message is None and parsed is not None:
+            message = _clip(msgspec.json.encode(parsed).decode())
+    if not message:
+        www = _header(headers, "WWW-Authenticate")
+        found = _WWW_AUTH_DESC.search(www) if www else None
+        if found:
+            message = found.group(1)
+        else:
+            try:
+                message = HTTPStatus(status).phrase
+            except ValueError:
+                message = "error"
+            message += " (empty body)"
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else APIError
+    common: dict[str, Any] = {
+        "status": status,
+        "request_id": _header(headers, "X-Request-Id"),
+        "body": parsed,
+        "method": method,
+        "url": url,
+        "retry_after": parse_retry_after(_header(headers, "Retry-After")),
+    }
+    return cls(message, **common)
+
+
+def consent_error_from_body(
+    parsed: Any,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    method: str = "",
+    url: str = "",
+) -> ConsentError | None:
+    """The error hidden in a 2xx answer: an OperationOutcome with an issue ``suppressed``.
+
+    A successful answer that is an OperationOutcome with only informational issues and no
+    ``suppressed`` code is returned as data by the caller (None here).
+    """
+    if not isinstance(parsed, Mapping) or parsed.get("resourceType") != "OperationOutcome":
+        return None
+    issues = parsed.get("issue") or []
+    if not any(isinstance(i, Mapping) and i.get("code") == "suppressed" for i in issues):
+        return None
+    return ConsentError(
+        _outcome_message(parsed) or "data suppressed (consent or privacy)",
+        status=status,
+        request_id=_header(headers or {}, "X-Request-Id"),
+        body=parsed,
+        method=method,
+        url=url,
+    )

@@ -1,0 +1,383 @@
+"""The one request choke point: auth header, 401 replay, retries, breaker, rate limit, logging.
+
+Everything that speaks HTTP goes through :meth:`Transport.send`. It is the only module
+that touches aiohttp; decisions (what to retry, how long to wait, which error an
+answer is) are delegated to the pure modules :mod:`~satusehat_async.retry` and
+:mod:`~satusehat_async.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import msgspec
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from satusehat_async.errors import (
+    APIError,
+    RequestTimeout,
+    SatuSehatError,
+    TransportError,
+    consent_error_from_body,
+    error_from_response,
+)
+from satusehat_async.metrics import Hook, RequestEvent, endpoint_label, redact_url
+from satusehat_async.resilience import CircuitBreaker, RateLimiter
+from satusehat_async.retry import RetryPolicy, is_idempotent, is_retryable
+
+if TYPE_CHECKING:
+    from satusehat_async.auth import TokenProvider
+
+__all__ = ["ParamValue", "Params", "Response", "Transport", "encode_params"]
+
+logger = logging.getLogger("satusehat_async.transport")
+
+Scalar = str | int | float | bool
+ParamValue = Scalar | Sequence[Scalar] | None
+Params = Mapping[str, ParamValue]
+Sleep = Callable[[float], Awaitable[None]]
+
+_json_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) answer, fully read."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    method: str
+    url: str
+    attempts: int = 1
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``X-Request-Id`` header."""
+        return self.headers.get("X-Request-Id")
+
+    def json(self) -> Any:
+        """The body decoded as JSON (None for an empty body)."""
+        return msgspec.json.decode(self.body) if self.body.strip() else None
+
+
+def _scalar(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def encode_params(params: Params | None) -> list[tuple[str, str]]:
+    """Query parameters as pairs: list values repeat the key, None is left out, bools lower-case."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple, set, frozenset)):
+            pairs.extend((key, _scalar(v)) for v in value)
+        else:
+            pairs.append((key, _scalar(value)))  # type: ignore[arg-type]
+    return pairs
+
+
+def _host(url: URL) -> str:
+    return f"{url.host}:{url.port}" if url.port else str(url.host)
+
+
+class Transport:
+    """Sends requests with authentication, retries, a circuit breaker and a rate limit.
+
+    Created and owned by :class:`~satusehat_async.client.SatuSehatClient`; resource code
+    reaches it as ``client.transport``.
+    """
+
+    def __init__(
+        self,
+        session: Callable[[], aiohttp.ClientSession],
+        *,
+        tokens: TokenProvider | None,
+        retry: RetryPolicy,
+        breaker: CircuitBreaker | None,
+        limiter: RateLimiter | None,
+        timeout: aiohttp.ClientTimeout,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        hooks: Sequence[Hook] = (),
+        user_agent: str = "satusehat-async",
+    ) -> None:
+        self._session = session
+        self.tokens = tokens
+        self.retry = retry
+        self.breaker = breaker
+        self.limiter = limiter
+        self.timeout = timeout
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self.hooks: list[Hook] = list(hooks)
+        self._user_agent = user_agent
+
+    def __repr__(self) -> str:
+        return f"Transport(retry={self.retry!r}, breaker={self.breaker!r})"
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        authenticate: bool = True,
+        retry: RetryPolicy | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Response:
+        """Send one logical request; return its 2xx answer or raise the mapped error.
+
+        Args:
+            params: query parameters; list values repeat the key.
+            json: a body to encode as JSON (msgspec Structs welcome).
+            content: a raw body (instead of ``json``).
+            idempotent: may the request be re-sent after it may have reached the server?
+                None decides by method (GET/HEAD/PUT/DELETE/OPTIONS). A non-idempotent
+                request is re-sent only when it provably never left (connection refused).
+            authenticate: add the bearer token, and on a 401 refresh it and replay once.
+            retry: override the client's retry policy for this request.
+        """
+        method = method.upper()
+        if json is not None and content is not None:
+            raise ValueError("pass json or content, not both")
+        body = _json_encoder.encode(json) if json is not None else content
+        request_headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if json is not None:
+            request_headers["Content-Type"] = "application/json"
+        request_headers.update(headers or {})
+        target = URL(url)
+        if params:
+            target = target.update_query(encode_params(params))
+        host = _host(target)
+        policy = retry or self.retry
+        may_resend = is_idempotent(method, idempotent)
+        if self.breaker is not None:
+            self.breaker.check(host)
+
+        started = self._monotonic()
+        delays: Iterator[float] = policy.delays()
+        attempt = 0
+        replayed_401 = False
+        while True:
+            attempt += 1
+            token: str | None = None
+            if authenticate and self.tokens is not None:
+                access = await self.tokens.token()
+                token = access.access_token
+                request_headers["Authorization"] = f"Bearer {token}"
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            error: SatuSehatError
+            try:
+                response = await self._attempt(
+                    method, target, body, request_headers, timeout or self.timeout, attempt
+                )
+            except TransportError as exc:
+                error = exc
+            else:
+                status = response.status
+                if status == 401 and token is not None and not replayed_401:
+                    # Expired or revoked: refresh once and replay, without spending a retry.
+                    replayed_401 = True
+                    assert self.tokens is not None
+                    await self.tokens.invalidate(token)
+                    attempt -= 1
+                    logger.info("%s %s: 401, refreshing the token and replaying", method, host)
+                    continue
+                if 200 <= status < 300:
+                    consent = _consent_error(response)
+                    if consent is None:
+                        self._record(host, ok=True)
+                        return response
+                    error = consent
+                else:
+                    error = error_from_response(
+                        status,
+                        response.headers,
+                        response.body,
+                        method=method,
+                        url=redact_url(target),
+                    )
+            if self._may_retry(error, may_resend, policy, attempt, started):
+                wait = policy.wait_for(error, next(delays))
+                remaining = policy.max_time - (self._monotonic() - started)
+                if wait <= remaining:
+                    logger.info(
+                        "%s %s failed (%s); retry %d/%d in %.2fs",
+                        method,
+                        redact_url(target),
+                        _short(error),
+                        attempt,
+                        policy.max_attempts - 1,
+                        wait,
+                    )
+                    await self._sleep(wait)
+                    continue
+            self._record(host, ok=not _counts_as_failure(error))
+            raise error
+
+    def _may_retry(
+        self,
+        error: SatuSehatError,
+        may_resend: bool,
+        policy: RetryPolicy,
+        attempt: int,
+        started: float,
+    ) -> bool:
+        if attempt >= policy.max_attempts:
+            return False
+        if self._monotonic() - started >= policy.max_time:
+            return False
+        if isinstance(error.__cause__, aiohttp.ClientSSLError):
+            return False  # a certificate problem does not heal by retrying
+        return is_retryable(error, idempotent=may_resend, policy=policy)
+
+    def _record(self, host: str, *, ok: bool) -> None:
+        if self.breaker is None:
+            return
+        if ok:
+            self.breaker.record_success(host)
+        else:
+            self.breaker.record_failure(host)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        attempt: int,
+    ) -> Response:
+        """One HTTP exchange; connection failures become TransportError."""
+        session = self._session()
+        begin = self._monotonic()
+        status: int | None = None
+        request_id: str | None = None
+        error_name: str | None = None
+        try:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as answer:
+                payload = await answer.read()
+                status = answer.status
+                request_id = answer.headers.get("X-Request-Id")
+                return Response(
+                    status=answer.status,
+                    headers=answer.headers,
+                    body=payload,
+                    method=method,
+                    url=str(url),
+                    attempts=attempt,
+                )
+        except asyncio.TimeoutError as exc:
+            error_name = "timeout"
+            raise RequestTimeout(
+                f"{method} {redact_url(url)}: no answer within the timeout",
+                method=method,
+                url=redact_url(url),
+                sent=True,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # Refused, unreachable, DNS, TLS handshake: the request never left.
+            error_name = type(exc).__name__
+            raise TransportError(
+                f"{method} {redact_url(url)}: cannot connect ({exc.strerror or exc})",
+                method=method,
+                url=redact_url(url),
+                sent=False,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            error_name = type(exc).__name__
+            raise TransportError(
+                f"{method} {redact_url(url)}: connection failed ({type(exc).__name__}: {exc})",
+                method=method,
+                url=redact_url(url),
+                sent=True,
+            ) from exc
+        finally:
+            self._observe(method, url, status, begin, attempt, request_id, error_name)
+
+    def _observe(
+        self,
+        method: str,
+        url: URL,
+        status: int | None,
+        begin: float,
+        attempt: int,
+        request_id: str | None,
+        error_name: str | None,
+    ) -> None:
+        duration = self._monotonic() - begin
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.1f ms (attempt %d, request id %s)",
+                method,
+                redact_url(url),
+                status if status is not None else error_name,
+                duration * 1000,
+                attempt,
+                request_id,
+            )
+        if not self.hooks:
+            return
+        event = RequestEvent(
+            method=method,
+            url=redact_url(url),
+            endpoint=endpoint_label(url),
+            status=status,
+            duration=duration,
+            attempt=attempt,
+            request_id=request_id,
+            error=error_name,
+        )
+        for hook in self.hooks:
+            try:
+                hook(event)
+            except Exception:  # a broken metrics hook must never break a request
+                logger.exception("request hook %r failed", hook)
+
+
+def _consent_error(response: Response) -> APIError | None:
+    # Cheap pre-check: only bodies mentioning "suppressed" can be a consent refusal.
+    if b"suppressed" not in response.body:
+        return None
+    try:
+        parsed = msgspec.json.decode(response.body)
+    except msgspec.DecodeError:
+        return None
+    return consent_error_from_body(
+        parsed,
+        status=response.status,
+        headers=response.headers,
+        method=response.method,
+        url=redact_url(response.url),
+    )
+
+
+def _counts_as_failure(error: SatuSehatError) -> bool:
+    """Does this final error say the host is unhealthy (as opposed to refusing our input)?"""
+    if isinstance(error, TransportError):
+        return True
+    return isinstance(error, APIError) and (error.status >= 500 or error.status in (408, 429))
+
+
+def _short(error: SatuSehatError) -> str:
+    if isinstance(error, APIError):
+        return f"HTTP {error.status}"
+    return type(error).__name__
