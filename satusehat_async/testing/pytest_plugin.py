@@ -1,0 +1,95 @@
+"""pytest fixtures: a SATUSEHAT sandbox and a client pointed at it, in one line.
+
+Installing ``satusehat-async`` registers this plugin with pytest (entry point
+``pytest11``), so the fixtures are available in every test suite without any import.
+They need ``pytest-asyncio`` (the ``test`` extra)::
+
+    async def test_lists_hospitals(satusehat_client):
+        page = await satusehat_client.request(
+            "GET",
+            "/masterdata/v1/mastersaranaindex/mastersarana",
+            params={"jenis_sarana": 104, "limit": 100, "page": 1},
+        )
+        assert page["data"]
+
+    async def test_counts_requests(satusehat_sandbox, satusehat_client):
+        ...
+        assert satusehat_sandbox.stats.token_requests == 1
+
+Fixtures (all function-scoped):
+
+``satusehat_sandbox``
+    A started :class:`satusehat_async.testing.Sandbox` on a free local port with a
+    registry of 2,000 facilities. Read ``.stats``, ``.registry``, call ``.inject(...)``
+    to queue faults, ``.expire_tokens()`` to expire every token.
+``satusehat_client``
+    An entered :class:`satusehat_async.SatuSehatClient` pointed at that sandbox (with the
+    sandbox's credentials); closed after the test.
+``satusehat_sandbox_options``
+    The keyword arguments given to ``Sandbox``; override it in your ``conftest.py`` or
+    test module to change them::
+
+        @pytest.fixture
+        def satusehat_sandbox_options():
+            return {"facilities": 50_000, "latency": 0.01, "fault_rate": 0.05}
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from satusehat_async.client import SatuSehatClient
+    from satusehat_async.testing.server import Sandbox
+
+try:  # the plugin is loaded by every pytest run: never fail to import
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - depends on the environment
+    pytest_asyncio = None  # type: ignore[assignment]
+
+__all__ = ["satusehat_client", "satusehat_sandbox", "satusehat_sandbox_options"]
+
+DEFAULT_FACILITIES = 2_000
+_NEEDS_ASYNCIO = "the satusehat_sandbox fixtures need pytest-asyncio: pip install pytest-asyncio"
+
+
+@pytest.fixture
+def satusehat_sandbox_options() -> dict[str, Any]:
+    """Keyword arguments for the ``satusehat_sandbox`` fixture's ``Sandbox``; override me."""
+    return {}
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def satusehat_sandbox(
+        satusehat_sandbox_options: dict[str, Any],
+    ) -> AsyncIterator[Sandbox]:
+        """A started sandbox (2,000 facilities unless the options say otherwise)."""
+        from satusehat_async.testing.server import Sandbox
+
+        options: dict[str, Any] = {"facilities": DEFAULT_FACILITIES}
+        options.update(satusehat_sandbox_options)
+        async with Sandbox(**options) as sandbox:
+            yield sandbox
+
+    @pytest_asyncio.fixture
+    async def satusehat_client(satusehat_sandbox: Sandbox) -> AsyncIterator[SatuSehatClient]:
+        """An entered ``SatuSehatClient`` pointed at ``satusehat_sandbox``."""
+        async with satusehat_sandbox.client() as client:
+            yield client
+
+else:  # pragma: no cover - depends on the environment
+
+    @pytest.fixture
+    def satusehat_sandbox(satusehat_sandbox_options: dict[str, Any]) -> Any:
+        """Unavailable: pytest-asyncio is not installed."""
+        pytest.fail(_NEEDS_ASYNCIO)
+
+    @pytest.fixture
+    def satusehat_client(satusehat_sandbox: Any) -> Any:
+        """Unavailable: pytest-asyncio is not installed."""
+        pytest.fail(_NEEDS_ASYNCIO)
