@@ -88,7 +88,7 @@ def encode_params(params: Params | None) -> list[tuple[str, str]]:
 
 
 def _host(url: URL) -> str:
-    return f"{url.host}:{url.port}" if url.port else str(url.host)
+    return f"{url.host}:{url.explicit_port}" if url.explicit_port else str(url.host)
 
 
 class Transport:

@@ -1,0 +1,187 @@
+"""Token decoding and the single-flight, early-refreshing token cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+from _support import FakeClock
+
+from satusehat_async import AuthenticationError, MemoryTokenStore
+from satusehat_async.auth import AccessToken, TokenProvider, decode_token_response
+
+SATUSEHAT_ANSWER = {
+    "refresh_token_expires_in": "0",
+    "api_product_list": "[api-sandbox]",
+    "api_product_list_json": ["api-sandbox"],
+    "organization_name": "ihs-prod-1",
+    "developer.email": "dev@example.org",
+    "token_type": "BearerToken",
+    "issued_at": "1671109805593",
+    "client_id": "cid",
+    "access_token": "tok-abc",
+    "application_name": "992291b8",
+    "scope": "",
+    "expires_in": "3599",
+    "refresh_count": "0",
+    "status": "approved",
+}
+
+
+def test_decode_satusehat_answer_strings() -> None:
+    token = decode_token_response(msgspec.json.encode(SATUSEHAT_ANSWER), now=1000.0)
+    assert token.access_token == "tok-abc"
+    assert token.expires_at == 1000.0 + 3599
+    assert token.token_type == "Bearer"
+    assert token.server_issued_at == pytest.approx(1671109805.593)
+
+
+def test_decode_standard_answer() -> None:
+    body = b'{"access_token": "t2", "token_type": "Bearer", "expires_in": 3600}'
+    token = decode_token_response(body, now=0.0)
+    assert token.expires_at == 3600.0
+    assert token.server_issued_at is None
+
+
+def test_decode_garbage_never_echoes_body() -> None:
+    with pytest.raises(AuthenticationError) as info:
+        decode_token_response(b'{"access_token": 5, "secretish": "zzz"}', now=0.0)
+    assert "zzz" not in str(info.value)
+
+
+def test_token_repr_hides_value() -> None:
+    token = AccessToken(access_token="very-secret-token", expires_at=10.0, issued_at=0.0)
+    assert "very-secret-token" not in repr(token)
+    assert "very-secret-token" not in str(token)
+
+
+def test_early_refresh_margin_is_bounded_by_lifetime() -> None:
+    hour = AccessToken(access_token="a", issued_at=0.0, expires_at=3600.0)
+    assert hour.refresh_at(60.0, 0.1) == 3540.0
+    minute = AccessToken(access_token="a", issued_at=0.0, expires_at=60.0)
+    # a 60 s token is refreshed 6 s early, not on every call
+    assert minute.refresh_at(60.0, 0.1) == 54.0
+    assert minute.is_fresh(53.9, 60.0, 0.1)
+    assert not minute.is_fresh(54.0, 60.0, 0.1)
+
+
+class CountingFetch:
+    def __init__(self, clock: FakeClock, ttl: float = 3600.0, delay: float = 0.01) -> None:
+        self.calls = 0
+        self.clock = clock
+        self.ttl = ttl
+        self.delay = delay
+        self.fail_with: Exception | None = None
+
+    async def __call__(self) -> AccessToken:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.fail_with is not None:
+            raise self.fail_with
+        now = self.clock()
+        return AccessToken(access_token=f"t{self.calls}", issued_at=now, expires_at=now + self.ttl)
+
+
+async def test_500_concurrent_first_calls_one_fetch(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    tokens = await asyncio.gather(*(provider.token() for _ in range(500)))
+    assert fetch.calls == 1
+    assert {t.access_token for t in tokens} == {"t1"}
+
+
+async def test_refresh_before_expiry(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock, ttl=60.0)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    assert (await provider.token()).access_token == "t1"
+    clock.advance(50)
+    assert (await provider.token()).access_token == "t1"  # not on every call
+    assert fetch.calls == 1
+    clock.advance(5)  # within 6 s of expiry: refreshed early
+    assert (await provider.token()).access_token == "t2"
+    assert fetch.calls == 2
+
+
+async def test_invalidate_only_drops_the_failed_token(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    await provider.token()
+    await provider.invalidate("t1")
+    assert (await provider.token()).access_token == "t2"
+    await provider.invalidate("t1")  # a late 401 for the old token changes nothing
+    assert (await provider.token()).access_token == "t2"
+    assert fetch.calls == 2
+
+
+async def test_failure_cooldown_does_not_hammer(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock)
+    fetch.fail_with = AuthenticationError("ClientId is Invalid", status=401)
+    provider = TokenProvider(fetch, key="k", clock=clock, max_failure_cooldown=60.0)
+    with pytest.raises(AuthenticationError, match="ClientId is Invalid"):
+        await provider.token()
+    for _ in range(10):
+        with pytest.raises(AuthenticationError, match="not asking again"):
+            await provider.token()
+    assert fetch.calls == 1
+    clock.advance(61)
+    fetch.fail_with = None
+    assert (await provider.token()).access_token == "t2"
+    assert fetch.calls == 2
+
+
+async def test_server_failure_cooldown_grows(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock)
+    fetch.fail_with = AuthenticationError("boom", status=500)
+    provider = TokenProvider(fetch, key="k", clock=clock, failure_cooldown=5.0)
+    with pytest.raises(AuthenticationError):
+        await provider.token()
+    clock.advance(4)
+    with pytest.raises(AuthenticationError, match="not asking again"):
+        await provider.token()
+    clock.advance(2)
+    with pytest.raises(AuthenticationError, match="boom"):
+        await provider.token()
+    assert fetch.calls == 2
+    clock.advance(6)  # second failure: 10 s cool-down
+    with pytest.raises(AuthenticationError, match="not asking again"):
+        await provider.token()
+    assert fetch.calls == 2
+
+
+async def test_stale_but_valid_token_survives_refresh_failure(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock, ttl=600.0)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    await provider.token()
+    clock.advance(550)  # due for early refresh, still valid
+    fetch.fail_with = AuthenticationError("down", status=503)
+    assert (await provider.token()).access_token == "t1"
+
+
+async def test_shared_memory_store_shares_token(clock: FakeClock) -> None:
+    store = MemoryTokenStore()
+    fetch_a, fetch_b = CountingFetch(clock), CountingFetch(clock)
+    a = TokenProvider(fetch_a, store=store, key="k", clock=clock)
+    b = TokenProvider(fetch_b, store=store, key="k", clock=clock)
+    ta, tb = await asyncio.gather(a.token(), b.token())
+    assert ta == tb
+    assert fetch_a.calls + fetch_b.calls == 1
+
+
+class BrokenStore(MemoryTokenStore):
+    async def get(self, key: str) -> AccessToken | None:
+        raise ConnectionError("store down")
+
+    async def set(self, key: str, token: AccessToken) -> None:
+        raise ConnectionError("store down")
+
+
+async def test_store_down_falls_back_to_process_cache(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fetch = CountingFetch(clock)
+    provider = TokenProvider(fetch, store=BrokenStore(), key="k", clock=clock)
+    assert (await provider.token()).access_token == "t1"
+    assert (await provider.token()).access_token == "t1"
+    assert fetch.calls == 1
+    assert "token store unavailable" in caplog.text

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from satusehat_async import ConfigurationError, Environment, SatuSehatClient
+from satusehat_async.config import Endpoints, Settings
+
+
+def test_sandbox_is_default() -> None:
+    ep = Endpoints.resolve()
+    assert ep.base_url == "https://api-satusehat-stg.dto.kemkes.go.id"
+    assert ep.auth_url == ep.base_url + "/oauth2/v1/accesstoken"
+    assert ep.fhir_url == ep.base_url + "/fhir-r4/v1"
+    assert ep.masterdata_url == ep.base_url + "/masterdata/v1"
+
+
+def test_production_and_overrides() -> None:
+    ep = Endpoints.resolve("production")
+    assert ep.base_url == "https://api-satusehat.kemkes.go.id"
+    ep = Endpoints.resolve(
+        Environment.PRODUCTION, base_url="http://localhost:9/", auth_url="https://idp/token"
+    )
+    assert ep.base_url == "http://localhost:9"
+    assert ep.auth_url == "https://idp/token"
+    assert ep.fhir_url == "http://localhost:9/fhir-r4/v1"
+
+
+def test_unknown_environment() -> None:
+    with pytest.raises(ConfigurationError, match="unknown SATUSEHAT environment"):
+        Endpoints.resolve("moon")
+
+
+def test_bad_url() -> None:
+    with pytest.raises(ConfigurationError, match="fhir_url"):
+        Endpoints.resolve(fhir_url="ftp://x")
+
+
+def test_from_env_names_missing_variable_never_value() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"SATUSEHAT_CLIENT_ID": "my-id-value"})
+    assert "SATUSEHAT_CLIENT_SECRET" in str(info.value)
+    assert "my-id-value" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="SATUSEHAT_CLIENT_ID and SATUSEHAT_CLIENT_SECRET"):
+        Settings.from_env({})
+
+
+def test_client_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SATUSEHAT_CLIENT_ID", "cid")
+    monkeypatch.setenv("SATUSEHAT_CLIENT_SECRET", "topsecret")
+    monkeypatch.setenv("SATUSEHAT_ENV", "production")
+    monkeypatch.setenv("SATUSEHAT_FHIR_URL", "https://fhir.example/R4")
+    client = SatuSehatClient.from_env()
+    assert client.base_url == "https://api-satusehat.kemkes.go.id"
+    assert client.fhir_url == "https://fhir.example/R4"
+    assert client.masterdata_url == "https://api-satusehat.kemkes.go.id/masterdata/v1"
+    assert "topsecret" not in repr(client)
+    assert "topsecret" not in repr(Settings.from_env())
+
+
+def test_empty_credentials_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="client_secret"):
+        SatuSehatClient("id", "  ")
+
+
+def test_request_path_validation() -> None:
+    client = SatuSehatClient("id", "secret", base_url="http://127.0.0.1:1")
+    assert client.url_for("/x") == "http://127.0.0.1:1/x"
+    assert client.url_for("https://other/y") == "https://other/y"
+    with pytest.raises(ValueError, match="starting with '/'"):
+        client.url_for("relative/path")
