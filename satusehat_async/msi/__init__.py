@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from satusehat_async.msi.api import MSI
 from satusehat_async.msi.models import (
     Facility,
     FacilityPage,
@@ -14,17 +15,23 @@ from satusehat_async.msi.models import (
     SubJenis,
     Wilayah,
 )
+from satusehat_async.msi.pager import CrawlStats, FacilityPages, FacilityStream, TotalPageChange
 from satusehat_async.msi.query import MAX_PAGE_SIZE, FacilityQuery, FacilityType
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "MSI",
+    "CrawlStats",
     "Facility",
     "FacilityPage",
+    "FacilityPages",
     "FacilityQuery",
+    "FacilityStream",
     "FacilityType",
     "JenisSarana",
     "KelasSarana",
     "SaranaAdministrasi",
     "SubJenis",
+    "TotalPageChange",
     "Wilayah",
 ]

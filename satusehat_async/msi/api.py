@@ -1,0 +1,175 @@
+"""``client.msi``: the Master Sarana Index entry points."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from satusehat_async.errors import ValidationError
+from satusehat_async.msi.decode import decode_page
+from satusehat_async.msi.models import FacilityPage
+from satusehat_async.msi.pager import FacilityPages, FacilityStream
+from satusehat_async.msi.query import (
+    MAX_PAGE_SIZE,
+    DateLike,
+    FacilityQuery,
+    JenisSaranaArg,
+    validate_page_size,
+)
+
+if TYPE_CHECKING:
+    from satusehat_async.client import SatuSehatClient
+
+__all__ = ["MSI", "MSI_PATH"]
+
+#: The facility endpoint, under the client's ``masterdata_url``.
+MSI_PATH = "/mastersaranaindex/mastersarana"
+
+
+def _positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class MSI:
+    """The facility registry. Reached as ``client.msi``; built as ``MSI(client)``.
+
+    Every filter takes the API's own parameter name; see :class:`FacilityQuery` for what
+    is accepted. Arguments are validated when the iterator is created, before anything
+    is sent (:class:`~satusehat_async.errors.ValidationError`).
+    """
+
+    def __init__(self, client: SatuSehatClient) -> None:
+        self._client = client
+
+    @property
+    def url(self) -> str:
+        """The facility endpoint URL."""
+        return self._client.masterdata_url + MSI_PATH
+
+    def pages(
+        self,
+        *,
+        jenis_sarana: JenisSaranaArg | None = None,
+        kode_provinsi: str | int | None = None,
+        kode_kabkota: str | int | None = None,
+        kode_kecamatan: str | int | None = None,
+        kode_satusehat: str | int | None = None,
+        kode_sarana: str | None = None,
+        nama: str | None = None,
+        status_aktif: bool | None = None,
+        status_sarana: str | None = None,
+        sumber_identifier: str | None = None,
+        identifier_kode_sarana: str | None = None,
+        lower_bound_updated_at: DateLike | None = None,
+        upper_bound_updated_at: DateLike | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        concurrency: int = 4,
+        start_page: int = 1,
+        seen: set[str] | None = None,
+        query: FacilityQuery | None = None,
+    ) -> FacilityPages:
+        """Crawl the matching facilities page by page: an async iterator of pages.
+
+        Pages come in page order; after the first (which tells ``total_page``) up to
+        ``concurrency`` requests are in flight (never more than the client's
+        ``connection_limit``). Each ``kode_satusehat`` appears once per crawl: later
+        repeats (rows shifting while the registry changes) are removed from ``data``.
+
+        Args:
+            jenis_sarana: one facility type code or several (default: 101-104).
+            kode_provinsi, kode_kabkota, kode_kecamatan: 2-, 4- and 6-digit region codes.
+            page_size: rows per page, the API's ``limit`` (1-2000).
+            concurrency: requests in flight for this crawl.
+            start_page: first page to fetch (to resume a crawl).
+            seen: ``kode_satusehat`` values to skip as already delivered (updated in place).
+            query: a prebuilt :class:`FacilityQuery` instead of the filter arguments.
+
+        The remaining filters are the API's parameters of the same name.
+        """
+        if query is None:
+            query = FacilityQuery.build(
+                jenis_sarana=jenis_sarana,
+                kode_provinsi=kode_provinsi,
+                kode_kabkota=kode_kabkota,
+                kode_kecamatan=kode_kecamatan,
+                kode_satusehat=kode_satusehat,
+                kode_sarana=kode_sarana,
+                nama=nama,
+                status_aktif=status_aktif,
+                status_sarana=status_sarana,
+                sumber_identifier=sumber_identifier,
+                identifier_kode_sarana=identifier_kode_sarana,
+                lower_bound_updated_at=lower_bound_updated_at,
+                upper_bound_updated_at=upper_bound_updated_at,
+            )
+        limit = min(_positive("concurrency", concurrency), self._client.connection_limit)
+        return FacilityPages(
+            self._client.transport,
+            self.url,
+            query,
+            page_size=validate_page_size(page_size),
+            concurrency=limit,
+            start_page=_positive("start_page", start_page),
+            seen=seen,
+        )
+
+    def facilities(
+        self,
+        *,
+        jenis_sarana: JenisSaranaArg | None = None,
+        kode_provinsi: str | int | None = None,
+        kode_kabkota: str | int | None = None,
+        kode_kecamatan: str | int | None = None,
+        kode_satusehat: str | int | None = None,
+        kode_sarana: str | None = None,
+        nama: str | None = None,
+        status_aktif: bool | None = None,
+        status_sarana: str | None = None,
+        sumber_identifier: str | None = None,
+        identifier_kode_sarana: str | None = None,
+        lower_bound_updated_at: DateLike | None = None,
+        upper_bound_updated_at: DateLike | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        concurrency: int = 4,
+        start_page: int = 1,
+        seen: set[str] | None = None,
+        query: FacilityQuery | None = None,
+    ) -> FacilityStream:
+        """Crawl the matching facilities one by one: an async iterator of :class:`Facility`.
+
+        Same arguments and behaviour as :meth:`pages`; ``.stats`` and ``.aclose()`` too.
+        """
+        return FacilityStream(
+            self.pages(
+                jenis_sarana=jenis_sarana,
+                kode_provinsi=kode_provinsi,
+                kode_kabkota=kode_kabkota,
+                kode_kecamatan=kode_kecamatan,
+                kode_satusehat=kode_satusehat,
+                kode_sarana=kode_sarana,
+                nama=nama,
+                status_aktif=status_aktif,
+                status_sarana=status_sarana,
+                sumber_identifier=sumber_identifier,
+                identifier_kode_sarana=identifier_kode_sarana,
+                lower_bound_updated_at=lower_bound_updated_at,
+                upper_bound_updated_at=upper_bound_updated_at,
+                page_size=page_size,
+                concurrency=concurrency,
+                start_page=start_page,
+                seen=seen,
+                query=query,
+            )
+        )
+
+    async def page(
+        self, page: int = 1, *, page_size: int = MAX_PAGE_SIZE, query: FacilityQuery | None = None
+    ) -> FacilityPage:
+        """Fetch one page of ``query`` (default: every named facility type), as sent."""
+        query = query if query is not None else FacilityQuery.build()
+        params = query.params(page=_positive("page", page), page_size=validate_page_size(page_size))
+        response = await self._client.transport.send("GET", self.url, params=params)
+        result, _ = decode_page(response.body, headers=response.headers, url=self.url)
+        result.page = page
+        return result

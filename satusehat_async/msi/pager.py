@@ -1,0 +1,314 @@
+"""The concurrent MSI pager: ordered pages, bounded look-ahead, clean early stop.
+
+Page 1 (or ``start_page``) is fetched alone: it tells ``total_page``. The following pages
+are scheduled as tasks in a window of ``2 * concurrency`` pages ahead of the consumer;
+each task holds the crawl's semaphore only while its request is in flight, and decodes
+its page after releasing it. Pages are yielded strictly in page order, so memory is
+bounded by the window whatever the size of the registry.
+
+The tasks never reference the iterator object, so dropping it (a plain ``break``)
+runs ``__del__`` at once, which cancels them; ``aclose()`` (or ``contextlib.aclosing``,
+or ``async with``) also waits until they have unwound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from satusehat_async.msi.decode import decode_page
+from satusehat_async.msi.models import Facility, FacilityPage
+from satusehat_async.msi.query import FacilityQuery
+
+if TYPE_CHECKING:
+    from satusehat_async.transport import Transport
+
+__all__ = ["CrawlStats", "FacilityPages", "FacilityStream", "TotalPageChange"]
+
+logger = logging.getLogger("satusehat_async.msi")
+
+_Fetched = tuple[FacilityPage, int, int]  # page, attempts, repaired records
+
+
+@dataclasses.dataclass(frozen=True)
+class TotalPageChange:
+    """``total_page`` differed on page ``page`` from what earlier pages said."""
+
+    page: int
+    old: int
+    new: int
+
+
+@dataclasses.dataclass
+class CrawlStats:
+    """What a crawl did so far (live while it runs).
+
+    Attributes:
+        pages: pages yielded.
+        facilities: facilities yielded (after removing duplicates).
+        duplicates_skipped: rows whose ``kode_satusehat`` was already yielded (or was in
+            the ``seen`` set given to the crawl).
+        repaired_records: rows that did not fit the models and were repaired.
+        retries: extra HTTP attempts spent by the transport (sum of ``attempts - 1``).
+        total_page: the number of pages the server reports (latest value; None before
+            the first page).
+        total_page_changes: every change of ``total_page`` during the crawl.
+    """
+
+    pages: int = 0
+    facilities: int = 0
+    duplicates_skipped: int = 0
+    repaired_records: int = 0
+    retries: int = 0
+    total_page: int | None = None
+    total_page_changes: list[TotalPageChange] = dataclasses.field(default_factory=list)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def total_page_changed(self) -> bool:
+        """Did ``total_page`` change mid-crawl (the registry moved under the crawl)?"""
+        return bool(self.total_page_changes)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the first page was asked for (until the end, once finished)."""
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+
+class _Fetcher:
+    """Fetches and decodes one page. Tasks hold this, never the iterator."""
+
+    __slots__ = ("page_size", "query", "semaphore", "transport", "url")
+
+    def __init__(
+        self, transport: Transport, url: str, query: FacilityQuery, page_size: int, limit: int
+    ) -> None:
+        self.transport = transport
+        self.url = url
+        self.query = query
+        self.page_size = page_size
+        self.semaphore = asyncio.Semaphore(limit)
+
+    async def fetch(self, number: int) -> _Fetched:
+        params = self.query.params(page=number, page_size=self.page_size)
+        async with self.semaphore:
+            response = await self.transport.send("GET", self.url, params=params)
+        # Decoding is CPU work: done after releasing the slot so the next request can start.
+        page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
+        page.page = number
+        return page, response.attempts, repaired
+
+
+class FacilityPages:
+    """Async iterator over the pages of one crawl, in page order, deduplicated.
+
+    Made by :meth:`MSI.pages <satusehat_async.msi.MSI.pages>`. ``stats`` is live. Use
+    ``async with`` or ``contextlib.aclosing`` to wait for in-flight requests on an early
+    stop; a plain ``break`` cancels them immediately and they unwind in the background.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        url: str,
+        query: FacilityQuery,
+        *,
+        page_size: int,
+        concurrency: int,
+        start_page: int,
+        seen: set[str] | None = None,
+    ) -> None:
+        self.query = query
+        self.page_size = page_size
+        self.concurrency = concurrency
+        self.start_page = start_page
+        self.stats = CrawlStats()
+        self.seen: set[str] = seen if seen is not None else set()
+        self._fetcher = _Fetcher(transport, url, query, page_size, concurrency)
+        self._window = 2 * concurrency
+        self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
+        self._next_to_schedule = start_page
+        self._next_to_yield = start_page
+        self._last_page: int | None = None  # None until a page told us
+        self._closed = False
+
+    def __aiter__(self) -> FacilityPages:
+        return self
+
+    async def __aenter__(self) -> FacilityPages:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> FacilityPage:
+        if self._closed:
+            raise StopAsyncIteration
+        if self.stats.started_at is None:
+            self.stats.started_at = time.monotonic()
+        number = self._next_to_yield
+        if self._last_page is not None and number > self._last_page:
+            await self.aclose()
+            raise StopAsyncIteration
+        self._schedule()
+        task = self._tasks[number]
+        try:
+            # wait() rather than `await task`: a cancelled consumer must not cancel this
+            # page first (freeing its slot for a later page) but the whole window at once.
+            if not task.done():
+                await asyncio.wait((task,))
+            page, attempts, repaired = task.result()
+        except BaseException:
+            # A failed page (after the transport's retries), or the consumer was cancelled:
+            # the crawl is over either way.
+            await self.aclose()
+            raise
+        del self._tasks[number]
+        self._next_to_yield = number + 1
+        await self._account(page, number, attempts, repaired)
+        # Refill the window now, so fetching overlaps with the consumer's work on this page.
+        self._schedule()
+        return page
+
+    def _schedule(self) -> None:
+        if self._last_page is None:
+            limit = self._next_to_yield  # total unknown: one page at a time
+        else:
+            limit = min(self._next_to_yield + self._window - 1, self._last_page)
+        while self._next_to_schedule <= limit:
+            number = self._next_to_schedule
+            self._tasks[number] = asyncio.ensure_future(self._fetcher.fetch(number))
+            self._next_to_schedule += 1
+
+    async def _account(self, page: FacilityPage, number: int, attempts: int, repaired: int) -> None:
+        stats = self.stats
+        stats.pages += 1
+        stats.retries += attempts - 1
+        stats.repaired_records += repaired
+        rows = page.data or []
+        page.data = self._dedupe(rows)
+        stats.facilities += len(page.data)
+        total = page.total_page
+        if total is None:
+            if stats.total_page is None:
+                # The server gave no total: keep going while pages come back full.
+                self._last_page = None if len(rows) >= self.page_size else number
+            return
+        if stats.total_page is None:
+            stats.total_page = self._last_page = total
+            return
+        if total != stats.total_page:
+            stats.total_page_changes.append(TotalPageChange(number, stats.total_page, total))
+            logger.warning(
+                "MSI total_page changed from %d to %d at page %d: the registry changed "
+                "during the crawl (rows may shift between pages; duplicates are skipped)",
+                stats.total_page,
+                total,
+                number,
+            )
+            stats.total_page = self._last_page = total
+            if self._next_to_schedule > total + 1:
+                await self._cancel_beyond(total)
+
+    def _dedupe(self, facilities: list[Facility]) -> list[Facility]:
+        seen = self.seen
+        fresh: list[Facility] = []
+        skipped = 0
+        for facility in facilities:
+            key = facility.kode_satusehat
+            if key is not None:
+                if key in seen:
+                    skipped += 1
+                    continue
+                seen.add(key)
+            fresh.append(facility)
+        self.stats.duplicates_skipped += skipped
+        return fresh
+
+    async def _cancel_beyond(self, last: int) -> None:
+        """``total_page`` shrank: drop the pages scheduled past the new end."""
+        doomed = [self._tasks.pop(n) for n in sorted(self._tasks) if n > last]
+        for task in doomed:
+            task.cancel()
+        await asyncio.gather(*doomed, return_exceptions=True)
+        self._next_to_schedule = last + 1
+
+    async def aclose(self) -> None:
+        """Stop the crawl: cancel in-flight requests and wait until they have unwound."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        self._closed = True
+        if self.stats.started_at is not None and self.stats.finished_at is None:
+            self.stats.finished_at = time.monotonic()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __del__(self) -> None:
+        # A plain `break` drops the iterator without awaiting anything: cancel what is
+        # still running (the loop finishes unwinding it) and mark finished failures as
+        # retrieved so asyncio does not log them.
+        for task in getattr(self, "_tasks", {}).values():
+            try:
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled():
+                    task.exception()
+            except RuntimeError:  # the loop is already closed
+                pass
+
+
+class FacilityStream:
+    """Async iterator over the facilities of one crawl (each ``kode_satusehat`` once).
+
+    Made by :meth:`MSI.facilities <satusehat_async.msi.MSI.facilities>`; wraps a
+    :class:`FacilityPages` (``.pages``) and shares its live ``stats``.
+    """
+
+    def __init__(self, pages: FacilityPages) -> None:
+        self.pages = pages
+        self.stats = pages.stats
+        self._buffer: list[Facility] = []
+        self._index = 0
+
+    def __aiter__(self) -> FacilityStream:
+        return self
+
+    async def __aenter__(self) -> FacilityStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> Facility:
+        while self._index >= len(self._buffer):
+            page = await self.pages.__anext__()
+            self._buffer = page.data or []
+            self._index = 0
+        facility = self._buffer[self._index]
+        self._index += 1
+        return facility
+
+    async def aclose(self) -> None:
+        """Stop the crawl and wait for in-flight requests to unwind."""
+        self._buffer = []
+        await self.pages.aclose()
