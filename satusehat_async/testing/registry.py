@@ -1,0 +1,177 @@
+"""The sandbox's facility registry: pre-encoded records, filtered lists cached per query.
+
+Each facility is kept as the JSON bytes the API answers with, so a page of 2,000 is one
+``b",".join`` of a slice, and the list of matches of a filter is computed once and then
+shared by every page of a crawl (until the registry changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, overload
+
+import msgspec
+
+from satusehat_async.testing.data import FacilityGenerator, Row
+from satusehat_async.testing.msi import SOURCES, MsiFilter, MsiQuery, source_code
+
+__all__ = ["FacilityMeta", "Registry"]
+
+_CACHED_FILTERS = 64
+_decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityMeta:
+    """What the registry knows about a facility beyond its JSON record.
+
+    ``kode_kecamatan`` and ``updated_at`` drive the ``kode_kecamatan`` and
+    ``*_bound_updated_at`` filters but are not part of the answered record (as in the
+    real API); ``identifiers`` maps each ``sumber_identifier`` to the facility's code there.
+    """
+
+    kode_satusehat: str
+    kode_sarana: str
+    jenis_sarana: str
+    kode_kecamatan: str
+    updated_at: str
+    identifiers: dict[str, str]
+
+
+class Registry:
+    """The facilities, in the stable order every page answer follows.
+
+    Indexing returns a freshly decoded ``dict`` of the record (the sandbox serves the
+    bytes, so changing the dict changes nothing); ``len()`` and iteration work as on a list.
+    """
+
+    def __init__(self, count: int, seed: int) -> None:
+        if count < 0:
+            raise ValueError("the facility count cannot be negative")
+        self._generator = FacilityGenerator(seed)
+        pairs = self._generator.generate(count)
+        self._blobs: list[bytes] = [blob for blob, _ in pairs]
+        self._rows: list[Row] = [row for _, row in pairs]
+        self._cache: OrderedDict[MsiFilter, list[bytes]] = OrderedDict()
+        self.version = 0
+        """Bumped by every change to the registry."""
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [_decode(blob) for blob in self._blobs[index]]
+        record: dict[str, Any] = _decode(self._blobs[index])
+        return record
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for blob in self._blobs:
+            yield _decode(blob)
+
+    def raw(self, index: int) -> bytes:
+        """The JSON bytes served for the facility at ``index``."""
+        return self._blobs[index]
+
+    def row(self, index: int) -> Row:
+        """The filterable fields of the facility at ``index``."""
+        return self._rows[index]
+
+    def meta(self, index: int) -> FacilityMeta:
+        """Kecamatan, update date and source-system codes of the facility at ``index``."""
+        row = self._rows[index]
+        identifiers = {}
+        for sumber in SOURCES:
+            code = source_code(row, sumber)
+            if code is not None:
+                identifiers[sumber] = code
+        return FacilityMeta(
+            kode_satusehat=row.kode_satusehat,
+            kode_sarana=row.kode_sarana,
+            jenis_sarana=row.jenis,
+            kode_kecamatan=row.kecamatan,
+            updated_at=row.updated_at,
+            identifiers=identifiers,
+        )
+
+    def index_of(self, kode_satusehat: str) -> int:
+        """Position of the facility with that SATUSEHAT code; ``KeyError`` if none."""
+        for index, row in enumerate(self._rows):
+            if row.kode_satusehat == kode_satusehat:
+                return index
+        raise KeyError(kode_satusehat)
+
+    def add(
+        self, count: int, *, at_front: bool = True, updated_at: str | dt.date | None = None
+    ) -> list[str]:
+        """Register ``count`` new facilities; returns their ``kode_satusehat`` codes.
+
+        ``at_front`` puts them before every existing facility, so the rows of every page
+        of a crawl in progress shift (as on a live registry); ``updated_at`` is their
+        update date (default: drawn at random like the others).
+        """
+        if count < 0:
+            raise ValueError("the facility count cannot be negative")
+        date = updated_at.isoformat() if isinstance(updated_at, dt.date) else updated_at
+        pairs = self._generator.generate(count, updated_at=date)
+        blobs = [blob for blob, _ in pairs]
+        rows = [row for _, row in pairs]
+        if at_front:
+            self._blobs[0:0] = blobs
+            self._rows[0:0] = rows
+        else:
+            self._blobs.extend(blobs)
+            self._rows.extend(rows)
+        self._changed()
+        return [row.kode_satusehat for row in rows]
+
+    def remove(self, kode_satusehat: str) -> None:
+        """Drop a facility from the registry (rows after it shift up by one)."""
+        index = self.index_of(kode_satusehat)
+        del self._blobs[index]
+        del self._rows[index]
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def select(self, filter_: MsiFilter) -> list[bytes]:
+        """The records matching ``filter_``, in registry order (cached per filter)."""
+        cached = self._cache.get(filter_)
+        if cached is not None:
+            self._cache.move_to_end(filter_)
+            return cached
+        blobs = self._blobs
+        if filter_ == MsiFilter(jenis_sarana=filter_.jenis_sarana):  # a plain crawl by type
+            jenis = filter_.jenis_sarana
+            found = [blobs[i] for i, row in enumerate(self._rows) if row.jenis in jenis]
+        else:
+            matches = filter_.matches
+            found = [blobs[i] for i, row in enumerate(self._rows) if matches(row)]
+        self._cache[filter_] = found
+        if len(self._cache) > _CACHED_FILTERS:
+            self._cache.popitem(last=False)
+        return found
+
+    def page(self, query: MsiQuery) -> bytes:
+        """The whole JSON answer to ``query``: ``{status_code, message, page, total_page, data}``.
+
+        ``total_page`` is ``ceil(matches / limit)`` (0 when nothing matches); a page past
+        the end answers an empty ``data``.
+        """
+        found = self.select(query.filter)
+        total_page = -(-len(found) // query.limit)
+        start = (query.page - 1) * query.limit
+        head = b'{"status_code":200,"message":"Success","page":%d,"total_page":%d,"data":[' % (
+            query.page,
+            total_page,
+        )
+        return b"".join((head, b",".join(found[start : start + query.limit]), b"]}"))

@@ -1,0 +1,402 @@
+"""The sandbox server: an aiohttp application that answers like SATUSEHAT.
+
+Endpoints (at the real paths): the OAuth token, the Master Sarana Index and Patient
+(create, search, read, patch). Every answer carries a unique ``X-Request-Id``; every
+endpoint but the token's wants a valid ``Authorization: Bearer`` token. Latency, random
+transient faults and queued deterministic faults are applied in one middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import socket
+import string
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+
+from satusehat_async.testing.faults import (
+    AFTER_COMMIT,
+    TOKEN_PATH,
+    TRANSIENT_FAULT_KINDS,
+    FaultPlan,
+    auth_fault,
+    fault_response,
+)
+from satusehat_async.testing.fhir import Answer
+from satusehat_async.testing.msi import MsiQueryError, parse_msi_query
+from satusehat_async.testing.patients import CreateAnswer, PatientStore
+from satusehat_async.testing.registry import Registry
+
+if TYPE_CHECKING:
+    from satusehat_async.client import SatuSehatClient
+
+__all__ = ["MSI_PATH", "Sandbox", "SandboxStats"]
+
+MSI_PATH = "/masterdata/v1/mastersaranaindex/mastersarana"
+PATIENT_PATH = "/fhir-r4/v1/Patient"
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
+_AUTH_FAILED = {
+    "resourceType": "OperationOutcome",
+    "issue": [
+        {
+            "severity": "invalid",
+            "code": "value",
+            "details": {
+                "text": "The user or system was not able to be authenticated "
+                "(either client_id or client_secret combination is unacceptable)"
+            },
+        }
+    ],
+}
+_encode = msgspec.json.Encoder().encode
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class SandboxStats:
+    """Counters a test can read; :meth:`Sandbox.reset_stats` starts them again."""
+
+    requests: int = 0
+    """Every request received, the token endpoint's included."""
+    token_requests: int = 0
+    requests_by_path: Counter[str] = field(default_factory=Counter)
+    """Keyed by method and route, e.g. ``"GET /fhir-r4/v1/Patient/{id}"``."""
+    in_flight: int = 0
+    """Requests (other than for tokens) being handled right now."""
+    max_in_flight: int = 0
+    """The most requests (other than for tokens) ever handled at once."""
+    patients_stored: int = 0
+    """Patients created (committed), whatever the answer said."""
+    patches_applied: int = 0
+    faults_injected: Counter[str] = field(default_factory=Counter)
+    """Faults answered, random and queued, by kind."""
+
+
+def _json(answer: Answer) -> web.Response:
+    return web.Response(
+        status=answer.status,
+        body=_encode(answer.body),
+        content_type="application/json",
+        headers=answer.headers,
+    )
+
+
+def _msi_error(message: str) -> web.Response:
+    body = {"status_code": 400, "message": message, "data": None}
+    return web.Response(status=400, body=_encode(body), content_type="application/json")
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without answering (the client sees a server disconnect)."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)  # never written: the transport is closed
+
+
+class Sandbox:
+    """A local SATUSEHAT for tests, demos and benchmarks; see the module documentation.
+
+    Use it as an async context manager (or call :meth:`start` and :meth:`close`)::
+
+        async with Sandbox(facilities=2_000) as sb:
+            async with sb.client() as client:
+                ...
+
+    Args:
+        facilities: size of the generated facility registry.
+        seed: makes the registry, the patient ids and the random faults reproducible.
+        token_ttl: lifetime of access tokens in seconds, measured by ``clock``.
+        client_id, client_secret: the credentials the token endpoint accepts.
+        latency: seconds added to every request.
+        fault_rate: fraction of requests (token requests excepted) answered with a
+            random fault drawn from ``fault_kinds``; writes fail before committing.
+        fault_kinds: kinds for random faults (default: the transient ones).
+        retry_after: the ``Retry-After`` header value of 429 answers.
+        clock: the time source for token expiry and patient timestamps (seconds).
+        port, host: where to listen (port 0: a free port).
+        create_answer: answer a Patient create with the resource (``"resource"``) or with
+            SATUSEHAT's ``{"success": true, ...}`` envelope (``"envelope"``).
+        conditional_create: honour ``If-None-Exist`` on Patient creates.
+    """
+
+    def __init__(
+        self,
+        *,
+        facilities: int = 10_000,
+        seed: int = 1,
+        token_ttl: float = 3600.0,
+        client_id: str = "sandbox",
+        client_secret: str = "sandbox",  # noqa: S107 - a public test credential
+        latency: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = TRANSIENT_FAULT_KINDS,
+        retry_after: str = "0",
+        clock: Callable[[], float] = time.time,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        create_answer: CreateAnswer = "resource",
+        conditional_create: bool = True,
+    ) -> None:
+        if latency < 0 or token_ttl <= 0:
+            raise ValueError("latency must be >= 0 and token_ttl > 0")
+        self.facilities = facilities
+        self.seed = seed
+        self.token_ttl = token_ttl
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.latency = latency
+        self.retry_after = retry_after
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.faults = FaultPlan(fault_rate, fault_kinds, seed)
+        self.patients = PatientStore(
+            seed=seed,
+            clock=clock,
+            create_answer=create_answer,
+            conditional_create=conditional_create,
+        )
+        self.stats = SandboxStats()
+        self._registry: Registry | None = None
+        self._tokens: dict[str, float] = {}  # access token -> expiry time by self.clock
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        """The facilities (generated on first use): indexable, iterable, ``len()``."""
+        if self._registry is None:
+            self._registry = Registry(self.facilities, self.seed)
+        return self._registry
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server."""
+        if self._base_url is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._base_url
+
+    async def start(self) -> None:
+        """Generate the registry (if not yet) and start listening."""
+        if self._runner is not None:
+            return
+        _ = self.registry
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_post(TOKEN_PATH, self._token)
+        app.router.add_get(MSI_PATH, self._msi)
+        app.router.add_post(PATIENT_PATH, self._create_patient)
+        app.router.add_get(PATIENT_PATH, self._search_patients)
+        app.router.add_get(PATIENT_PATH + "/", self._search_patients)
+        app.router.add_get(PATIENT_PATH + "/{id}", self._read_patient)
+        app.router.add_patch(PATIENT_PATH + "/{id}", self._patch_patient)
+        app.on_response_prepare.append(self._stamp_request_id)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            site = web.SockSite(runner, sock)
+            await site.start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = sock.getsockname()[1]
+        host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
+        self._base_url = f"http://{host}:{self.port}"
+        self.patients.base_url = self._base_url
+
+    async def close(self) -> None:
+        """Stop listening and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def client(self, **kwargs: Any) -> SatuSehatClient:
+        """A ``SatuSehatClient`` with the sandbox's credentials and URL (not yet entered)."""
+        from satusehat_async.client import SatuSehatClient
+
+        return SatuSehatClient(self.client_id, self.client_secret, base_url=self.base_url, **kwargs)
+
+    # -- controls --------------------------------------------------------------------
+    def inject(
+        self,
+        kind: str,
+        count: int = 1,
+        method: str | None = None,
+        path_prefix: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` matching requests with fault ``kind``.
+
+        Kinds: ``"504"``, ``"503"``, ``"502"``, ``"500"``, ``"429"``, ``"drop"``,
+        ``"401_expired"``, ``"401_invalid"`` (any request but the token endpoint's unless
+        ``path_prefix`` selects it), ``"token_500"`` (the token endpoint only), and
+        ``"commit_then_500"``, ``"commit_then_504"``, ``"commit_then_drop"`` (writes only:
+        the write is stored, then the answer fails). ``method`` and ``path_prefix``
+        narrow the requests a fault applies to; queued faults are used in order.
+        """
+        self.faults.inject(kind, count, method, path_prefix)
+
+    def expire_tokens(self) -> None:
+        """Make every token issued so far expired (answers 401 ``access_token_expired``)."""
+        for token in self._tokens:
+            self._tokens[token] = -math.inf
+
+    def add_facilities(
+        self, count: int, *, at_front: bool = True, updated_at: str | None = None
+    ) -> list[str]:
+        """Register ``count`` new facilities (see :meth:`Registry.add`); returns their codes."""
+        return self.registry.add(count, at_front=at_front, updated_at=updated_at)
+
+    def reset_stats(self) -> None:
+        """Start every counter from zero (requests still in flight stay counted)."""
+        in_flight = self.stats.in_flight
+        self.stats = SandboxStats(in_flight=in_flight, max_in_flight=in_flight)
+
+    # -- plumbing --------------------------------------------------------------------
+    @staticmethod
+    async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Request-Id"] = str(uuid.uuid4())
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        stats = self.stats
+        path = request.path
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else path
+        stats.requests += 1
+        stats.requests_by_path[f"{request.method} {route}"] += 1
+        is_token = path == TOKEN_PATH
+        if is_token:
+            stats.token_requests += 1
+        else:
+            stats.in_flight += 1
+            stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if resource is None:  # a wrong URL (404) or method (405): empty body
+                error = request.match_info.http_exception
+                return web.Response(status=error.status if error is not None else 404)
+            fault = self.faults.pick(request.method, path)
+            if fault is not None and fault not in AFTER_COMMIT:
+                stats.faults_injected[fault] += 1
+                return fault_response(fault, self.retry_after) or _drop(request)
+            if not is_token:
+                refusal = self._check_token(request)
+                if refusal is not None:
+                    return refusal
+            try:
+                response = await handler(request)
+            except web.HTTPException as error:  # 405 and friends
+                response = web.Response(status=error.status, text=error.text)
+            if fault is not None:  # committed: now fail the answer
+                stats.faults_injected[fault] += 1
+                return fault_response(fault, self.retry_after) or _drop(request)
+            return response
+        finally:
+            if not is_token:
+                self.stats.in_flight -= 1
+
+    def _check_token(self, request: web.Request) -> web.Response | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if expiry is None:
+            return auth_fault(expired=False)
+        if self.clock() >= expiry:
+            return auth_fault(expired=True)
+        return None
+
+    # -- handlers --------------------------------------------------------------------
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        grant = request.query.get("grant_type") or form.get("grant_type")
+        if grant != "client_credentials":
+            error = "Invalid grant_type" if not grant else f"Unsupported grant type : {grant!s}"
+            body = _encode({"ErrorCode": "invalid_request", "Error": error})
+            return web.Response(status=400, body=body, content_type="application/json")
+        if form.get("client_id") != self.client_id or not secrets.compare_digest(
+            str(form.get("client_secret", "")), self.client_secret
+        ):
+            return web.Response(
+                status=401, body=_encode(_AUTH_FAILED), content_type="application/json"
+            )
+        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(28))
+        now = self.clock()
+        self._tokens[token] = now + self.token_ttl
+        answer = {
+            "refresh_token_expires_in": "0",
+            "api_product_list": "[api-sandbox]",
+            "api_product_list_json": ["api-sandbox"],
+            "organization_name": "ihs-prod-1",
+            "developer.email": "sandbox@example.invalid",
+            "token_type": "BearerToken",
+            "issued_at": str(int(now * 1000)),
+            "client_id": self.client_id,
+            "access_token": token,
+            "application_name": str(uuid.UUID(int=self.seed)),
+            "scope": "",
+            "expires_in": str(int(self.token_ttl)),
+            "refresh_count": "0",
+            "status": "approved",
+        }
+        return web.Response(body=_encode(answer), content_type="application/json")
+
+    async def _msi(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            parsed = parse_msi_query(query, query.getall("jenis_sarana", []))
+        except MsiQueryError as error:
+            return _msi_error(str(error))
+        return web.Response(body=self.registry.page(parsed), content_type="application/json")
+
+    async def _create_patient(self, request: web.Request) -> web.Response:
+        answer = self.patients.create(
+            await request.read(), request.content_type, request.headers.get("If-None-Exist")
+        )
+        if answer.committed:
+            self.stats.patients_stored += 1
+        return _json(answer)
+
+    async def _search_patients(self, request: web.Request) -> web.Response:
+        return _json(self.patients.search(list(request.query.items())))
+
+    async def _read_patient(self, request: web.Request) -> web.Response:
+        return _json(self.patients.read(request.match_info["id"]))
+
+    async def _patch_patient(self, request: web.Request) -> web.Response:
+        answer = self.patients.patch(
+            request.match_info["id"],
+            await request.read(),
+            request.content_type,
+            request.headers.get("If-Match"),
+        )
+        if answer.committed:
+            self.stats.patches_applied += 1
+        return _json(answer)
