@@ -1,0 +1,268 @@
+"""``client.patients``: create, get, search and patch Patients in the Master Patient Index."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from satusehat_async.errors import ValidationError
+from satusehat_async.patients.answers import CreateResult, decode_patient, decode_search_bundle
+from satusehat_async.patients.idempotent import KeyedLocks, create_idempotently, plan_create
+from satusehat_async.patients.identifiers import (
+    NIK_IBU_SYSTEM,
+    NIK_SYSTEM,
+    identifier_token,
+    parse_identifier_token,
+    validate_nik,
+)
+from satusehat_async.patients.models import Patient
+from satusehat_async.patients.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
+from satusehat_async.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from satusehat_async.client import SatuSehatClient
+    from satusehat_async.transport import Response
+
+__all__ = ["SEARCH_COMBINATIONS", "Patients", "search_params"]
+
+#: The search parameter combinations the MPI documents (anything else is refused).
+SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
+    frozenset({"nik"}),
+    frozenset({"nik", "name"}),
+    frozenset({"nik", "name", "birthdate"}),
+    frozenset({"name", "birthdate", "gender"}),
+    frozenset({"nik_ibu"}),
+)
+GENDERS = ("male", "female", "other", "unknown")
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_MAX_PAGES = 100
+# Decimals in patch values keep their digits (msgspec's default writes them as strings).
+_patch_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _check_id(patient_id: object) -> str:
+    if not isinstance(patient_id, str) or not _FHIR_ID.fullmatch(patient_id):
+        raise ValidationError(f"invalid Patient id {patient_id!r}")
+    return patient_id
+
+
+def _birthdate(value: str | dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        raise ValidationError("birthdate is a date (YYYY-MM-DD), not a datetime")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValidationError(f"birthdate must be a date YYYY-MM-DD, got {value!r}")
+
+
+def search_params(
+    *,
+    nik: str | None = None,
+    nik_ibu: str | None = None,
+    name: str | None = None,
+    birthdate: str | dt.date | None = None,
+    gender: str | None = None,
+    identifier: str | None = None,
+) -> dict[str, str]:
+    """The query of a Patient search, validated (:class:`ValidationError` before sending).
+
+    The documented combinations: ``nik``; ``nik`` + ``name``; ``nik`` + ``name`` +
+    ``birthdate``; ``name`` + ``birthdate`` + ``gender``; ``nik_ibu`` (all of a mother's
+    babies). ``identifier="system|value"`` with the NIK or NIK-ibu system stands for
+    ``nik``/``nik_ibu``.
+    """
+    if identifier is not None:
+        system, value = parse_identifier_token(identifier)
+        if system == NIK_SYSTEM and nik is None:
+            nik = value
+        elif system == NIK_IBU_SYSTEM and nik_ibu is None:
+            nik_ibu = value
+        elif system in (NIK_SYSTEM, NIK_IBU_SYSTEM):
+            raise ValidationError("give the NIK either as identifier= or as nik=/nik_ibu=")
+        else:
+            raise ValidationError(
+                f"searchable identifiers are the NIK ({NIK_SYSTEM}) and the mother's NIK "
+                f"({NIK_IBU_SYSTEM}); for an IHS number use get(id)"
+            )
+    given = {
+        key
+        for key, value in (
+            ("nik", nik),
+            ("nik_ibu", nik_ibu),
+            ("name", name),
+            ("birthdate", birthdate),
+            ("gender", gender),
+        )
+        if value is not None
+    }
+    if frozenset(given) not in SEARCH_COMBINATIONS:
+        allowed = "; ".join(" + ".join(sorted(c)) for c in SEARCH_COMBINATIONS)
+        got = " + ".join(sorted(given)) or "nothing"
+        raise ValidationError(f"unsupported Patient search ({got}); supported: {allowed}")
+    params: dict[str, str] = {}
+    if nik is not None:
+        params["identifier"] = identifier_token(NIK_SYSTEM, validate_nik(nik))
+    if nik_ibu is not None:
+        params["identifier"] = identifier_token(
+            NIK_IBU_SYSTEM, validate_nik(nik_ibu, what="NIK-ibu")
+        )
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("name must be a non-empty string")
+        params["name"] = " ".join(name.split())
+    if birthdate is not None:
+        params["birthdate"] = _birthdate(birthdate)
+    if gender is not None:
+        if gender not in GENDERS:
+            raise ValidationError(f"gender must be one of {', '.join(GENDERS)}; got {gender!r}")
+        params["gender"] = gender
+    return params
+
+
+class Patients:
+    """The Master Patient Index (``client.patients``).
+
+    Args:
+        client: the :class:`~satusehat_async.SatuSehatClient` to send through.
+        retry: bounds and backoff of :meth:`create`'s re-sends (default: the client's).
+        sleep: replaces ``asyncio.sleep`` between a failed create and its reconciliation
+            (default: the client transport's, so tests inject one clock for everything).
+    """
+
+    def __init__(
+        self,
+        client: SatuSehatClient,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._client = client
+        self._retry = retry
+        self._sleep = sleep
+        self._locks = KeyedLocks()
+
+    def __repr__(self) -> str:
+        return f"Patients({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The Patient endpoint, ``{fhir_url}/Patient``."""
+        return f"{self._client.fhir_url}/Patient"
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Response:
+        return await self._client.transport.send(method, url, **kwargs)
+
+    async def get(self, patient_id: str) -> Patient:
+        """Read one Patient (``GET /Patient/{id}``); :class:`NotFoundError` if there is none."""
+        response = await self._send("GET", f"{self.url}/{_check_id(patient_id)}")
+        return decode_patient(response.body, status=response.status, headers=response.headers)
+
+    async def search(
+        self,
+        *,
+        nik: str | None = None,
+        nik_ibu: str | None = None,
+        name: str | None = None,
+        birthdate: str | dt.date | None = None,
+        gender: str | None = None,
+        identifier: str | None = None,
+    ) -> list[Patient]:
+        """Search Patients by one of the documented combinations (see :func:`search_params`).
+
+        Answers to a search by NIK are masked (``################``, ``Sa** An**``); a
+        search by ``nik_ibu`` lists all of a mother's babies unmasked. No match is ``[]``.
+        """
+        params = search_params(
+            nik=nik,
+            nik_ibu=nik_ibu,
+            name=name,
+            birthdate=birthdate,
+            gender=gender,
+            identifier=identifier,
+        )
+        return await self._search(params)
+
+    async def _search(self, params: Mapping[str, str]) -> list[Patient]:
+        response = await self._send("GET", self.url, params=params)
+        found: list[Patient] = []
+        for _ in range(_MAX_PAGES):
+            patients, bundle = decode_search_bundle(
+                response.body, status=response.status, headers=response.headers
+            )
+            found.extend(patients)
+            next_url = bundle.next_url()
+            if next_url is None:
+                break
+            response = await self._send("GET", next_url)
+        return found
+
+    async def _search_identifier(self, system: str, value: str) -> list[Patient]:
+        return await self._search({"identifier": identifier_token(system, value)})
+
+    async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult:
+        """Register a Patient, exactly once, and return its id.
+
+        Idempotent: the patient is looked up by its NIK (a newborn: its mother's NIK,
+        name, birth date and birth order) before sending, and again after any ambiguous
+        failure (timeout, dropped connection, 5xx) before re-sending, so retries never
+        leave two records. ``created`` is False where the record existed before this call.
+        Raises :class:`ValidationError` (nothing sent) for a patient without a valid NIK
+        or NIK-ibu, or a newborn without a birth date.
+        """
+        plan = plan_create(patient)
+        transport = self._client.transport
+        policy = self._retry or transport.retry
+        # The transport's injected sleep, so a test's fake clock covers these waits too.
+        sleep = (
+            self._sleep
+            or getattr(transport, "sleep", None)
+            or getattr(transport, "_sleep", None)
+            or asyncio.sleep
+        )
+
+        async def post() -> Response:
+            return await self._send(
+                "POST", self.url, content=plan.body, headers=plan.headers, idempotent=False
+            )
+
+        async with self._locks.hold(plan.lock_key):
+            return await create_idempotently(
+                plan, post=post, search=self._search_identifier, policy=policy, sleep=sleep
+            )
+
+    async def patch(
+        self,
+        patient_id: str,
+        operations: Iterable[PatchOperation | Mapping[str, Any]],
+        *,
+        content_type: str = "application/json-patch+json",
+    ) -> Patient:
+        """Apply JSON Patch ``replace`` operations (``PATCH /Patient/{id}``); the updated Patient.
+
+        Operations are :func:`~satusehat_async.patients.replace` results or plain dicts;
+        anything but ``replace`` is refused before sending. Replace operations are
+        idempotent, so the transport may retry the request. ``content_type`` may be
+        ``"application/json"`` (the documents' choice) instead of the standard type.
+        """
+        if content_type not in PATCH_CONTENT_TYPES:
+            raise ValidationError(f"content_type must be one of {', '.join(PATCH_CONTENT_TYPES)}")
+        checked = validate_operations(operations)
+        response = await self._send(
+            "PATCH",
+            f"{self.url}/{_check_id(patient_id)}",
+            content=_patch_encoder.encode(checked),
+            headers={"Content-Type": content_type},
+            idempotent=True,
+        )
+        return decode_patient(response.body, status=response.status, headers=response.headers)

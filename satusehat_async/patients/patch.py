@@ -1,0 +1,140 @@
+"""JSON Patch (RFC 6902) operations for ``PATCH /Patient/{id}``: SATUSEHAT supports ``replace``.
+
+Paths are JSON Pointers (RFC 6901): ``/name/0/text``. Inside a token ``~`` is written
+``~0`` and ``/`` is written ``~1``; :func:`pointer` does that escaping, and
+:func:`replace` accepts either a ready pointer string or a sequence of raw tokens.
+Anything the API does not support is refused with :class:`ValidationError` before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from satusehat_async.errors import ValidationError
+
+__all__ = [
+    "PATCH_CONTENT_TYPES",
+    "PatchOperation",
+    "escape_token",
+    "pointer",
+    "replace",
+    "unescape_token",
+    "validate_operations",
+]
+
+#: Content types a patch may be sent as: the standard one (the default) and the documents'.
+PATCH_CONTENT_TYPES = ("application/json-patch+json", "application/json")
+
+SUPPORTED_OPS = frozenset({"replace"})
+_KNOWN_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
+# "~" must be followed by 0 or 1 (RFC 6901 §3).
+_BAD_TILDE = re.compile(r"~(?![01])")
+# Elements a patch may not change: the resource's type and its server-assigned id.
+_FORBIDDEN_PATHS = frozenset({"/resourceType", "/id"})
+
+
+class PatchOperation(msgspec.Struct, frozen=True, kw_only=True):
+    """One JSON Patch operation, as sent: ``{"op": ..., "path": ..., "value": ...}``."""
+
+    op: str
+    path: str
+    value: Any
+
+
+def escape_token(token: str | int) -> str:
+    """Escape one JSON Pointer reference token (``~`` → ``~0``, ``/`` → ``~1``)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def unescape_token(token: str) -> str:
+    """Undo :func:`escape_token` (``~1`` → ``/`` first, then ``~0`` → ``~``)."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def pointer(*tokens: str | int) -> str:
+    """A JSON Pointer from raw tokens.
+
+    >>> pointer("extension", 0, "a/b~c")
+    '/extension/0/a~1b~0c'
+    """
+    return "".join("/" + escape_token(t) for t in tokens)
+
+
+def _check_path(path: str) -> str:
+    if not isinstance(path, str):
+        raise ValidationError(f"a patch path must be a JSON Pointer string, not {path!r}")
+    if not path.startswith("/"):
+        raise ValidationError(
+            f"patch path {path!r} is not a JSON Pointer: it must start with '/' "
+            "(e.g. '/name/0/text')"
+        )
+    if _BAD_TILDE.search(path):
+        raise ValidationError(
+            f"patch path {path!r}: '~' must be escaped as '~0' (and '/' inside a key as '~1')"
+        )
+    if path in _FORBIDDEN_PATHS:
+        raise ValidationError(f"patch path {path!r}: a resource's type and id cannot be replaced")
+    return path
+
+
+def replace(path: str | Sequence[str | int], value: Any) -> PatchOperation:
+    """A ``replace`` operation.
+
+    ``path`` is a JSON Pointer string (already escaped, e.g. ``"/name/0/text"``) or a
+    sequence of raw tokens, escaped here (``("extension", 0, "url")``). ``value`` is any
+    JSON value or a model struct (``HumanName(...)``); ``None`` is refused: FHIR has no
+    null, and removing an element is not supported.
+    """
+    text = path if isinstance(path, str) else pointer(*path)
+    if value is None:
+        raise ValidationError(f"replace {text!r}: the value cannot be null")
+    return PatchOperation(op="replace", path=_check_path(text), value=value)
+
+
+def _one(operation: PatchOperation | Mapping[str, Any], index: int) -> PatchOperation:
+    op: Any
+    path: Any
+    value: Any
+    extra: set[str]
+    if isinstance(operation, PatchOperation):
+        op, path, value, extra = operation.op, operation.path, operation.value, set()
+    elif isinstance(operation, Mapping):
+        op, path = operation.get("op"), operation.get("path")
+        value = operation.get("value")
+        extra = set(operation) - {"op", "path", "value"}
+        if "value" not in operation and op in SUPPORTED_OPS:
+            raise ValidationError(f"patch operation {index}: 'replace' needs a 'value'")
+    else:
+        raise ValidationError(
+            f"patch operation {index} must be a mapping or replace(...), "
+            f"not {type(operation).__name__}"
+        )
+    if op not in SUPPORTED_OPS:
+        why = "is not supported by SATUSEHAT" if op in _KNOWN_OPS else "is not a JSON Patch op"
+        raise ValidationError(
+            f"patch operation {index}: {op!r} {why} (only 'replace' is supported)"
+        )
+    if extra:
+        raise ValidationError(
+            f"patch operation {index}: unexpected member(s) {', '.join(sorted(extra))}"
+        )
+    if value is None:
+        raise ValidationError(f"patch operation {index}: the value cannot be null")
+    return PatchOperation(op="replace", path=_check_path(path), value=value)
+
+
+def validate_operations(
+    operations: Iterable[PatchOperation | Mapping[str, Any]],
+) -> list[PatchOperation]:
+    """Check a patch document before sending; raise :class:`ValidationError` on any problem."""
+    if isinstance(operations, (Mapping, PatchOperation, str, bytes)):
+        raise ValidationError("a patch is a list of operations, not a single operation")
+    checked = [_one(op, i) for i, op in enumerate(operations)]
+    if not checked:
+        raise ValidationError("a patch needs at least one operation")
+    return checked
