@@ -1,0 +1,283 @@
+"""``satusehat msi crawl``: export the facility registry as NDJSON or CSV, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from satusehat_async.errors import ValidationError
+from satusehat_async.msi.checkpoint import ExportFile, ResumeRefused
+from satusehat_async.msi.export import FORMATS, Encoder, encoder_for
+from satusehat_async.msi.pager import CrawlStats
+from satusehat_async.msi.query import MAX_PAGE_SIZE, FacilityQuery, FacilityType
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from satusehat_async.msi.models import FacilityPage
+
+__all__ = ["register"]
+
+_TYPE_NAMES = {t.name.lower().replace("_", "-"): int(t) for t in FacilityType}
+
+
+def _jenis(value: str) -> str:
+    return str(_TYPE_NAMES.get(value.strip().lower(), value))
+
+
+def _bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "ya"):
+        return True
+    if text in ("false", "0", "no", "tidak"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``msi crawl`` to the ``satusehat`` command line."""
+    msi = subparsers.add_parser("msi", help="Master Sarana Index (health facilities)")
+    commands = msi.add_subparsers(dest="msi_command", metavar="SUBCOMMAND")
+    commands.required = True
+    crawl = commands.add_parser(
+        "crawl",
+        help="export matching facilities as NDJSON or CSV",
+        description="Crawl the facility registry concurrently and write every matching "
+        "facility once. With --output, progress is checkpointed beside the file "
+        "(FILE.checkpoint.json) so an interrupted crawl continues with --resume.",
+    )
+    names = ", ".join(f"{n} ({c})" for n, c in _TYPE_NAMES.items())
+    q = crawl.add_argument_group("filters (the API's query parameters)")
+    q.add_argument(
+        "--jenis-sarana",
+        action="append",
+        type=_jenis,
+        metavar="TYPE",
+        help=f"facility type, repeatable: a code or a name: {names} (default: all four)",
+    )
+    q.add_argument("--kode-provinsi", metavar="CODE", help="2-digit province code")
+    q.add_argument("--kode-kabkota", metavar="CODE", help="4-digit regency/city code")
+    q.add_argument("--kode-kecamatan", metavar="CODE", help="6-digit district code")
+    q.add_argument("--kode-satusehat", metavar="CODE", help="10-digit SATUSEHAT code")
+    q.add_argument("--kode-sarana", metavar="CODE", help="facility code in its source system")
+    q.add_argument("--nama", metavar="TEXT", help="name contains")
+    q.add_argument("--status-aktif", type=_bool, metavar="BOOL", help="true or false")
+    q.add_argument("--status-sarana", metavar="STATUS", help="draft, verified, valid, ...")
+    q.add_argument("--sumber-identifier", metavar="SOURCE", help="source system of the code")
+    q.add_argument("--identifier-kode-sarana", metavar="CODE", help="code in that source")
+    q.add_argument("--updated-from", metavar="DATE", help="updated on or after (YYYY-MM-DD)")
+    q.add_argument("--updated-to", metavar="DATE", help="updated on or before (YYYY-MM-DD)")
+    o = crawl.add_argument_group("crawl and output")
+    o.add_argument(
+        "--page-size", type=int, default=MAX_PAGE_SIZE, help=f"rows per page, 1-{MAX_PAGE_SIZE}"
+    )
+    o.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    o.add_argument("--format", default="ndjson", help=f"{' or '.join(FORMATS)} (default ndjson)")
+    o.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default stdout)")
+    o.add_argument("--resume", action="store_true", help="continue an interrupted crawl")
+    o.add_argument("--force", action="store_true", help="overwrite an existing output")
+    crawl.set_defaults(func=crawl_command)
+
+
+def _usage(message: str) -> Exception:
+    from satusehat_async.cli.main import fail
+
+    return fail(message)
+
+
+def _query(args: argparse.Namespace) -> FacilityQuery:
+    try:
+        return FacilityQuery.build(
+            jenis_sarana=args.jenis_sarana,
+            kode_provinsi=args.kode_provinsi,
+            kode_kabkota=args.kode_kabkota,
+            kode_kecamatan=args.kode_kecamatan,
+            kode_satusehat=args.kode_satusehat,
+            kode_sarana=args.kode_sarana,
+            nama=args.nama,
+            status_aktif=args.status_aktif,
+            status_sarana=args.status_sarana,
+            sumber_identifier=args.sumber_identifier,
+            identifier_kode_sarana=args.identifier_kode_sarana,
+            lower_bound_updated_at=args.updated_from,
+            upper_bound_updated_at=args.updated_to,
+        )
+    except ValidationError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.format not in FORMATS:
+        raise _usage(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+    if not 1 <= args.page_size <= MAX_PAGE_SIZE:
+        raise _usage(f"--page-size must be between 1 and {MAX_PAGE_SIZE}, got {args.page_size}")
+    if args.concurrency < 1:
+        raise _usage(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.output is None and (args.resume or args.force):
+        raise _usage("--resume and --force need --output FILE")
+    if args.resume and args.force:
+        raise _usage("--resume and --force exclude each other")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("pages"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[facilities]:,} facilities ({task.fields[rate]:,.0f}/s)"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def _summary(stats: CrawlStats, total: int, target: str, note: str = "") -> str:
+    changed = " (total_page changed during the crawl)" if stats.total_page_changed else ""
+    return (
+        f"msi crawl: {total:,} facilities in {target} ({stats.facilities:,} new from "
+        f"{stats.pages} pages, {stats.duplicates_skipped} duplicates skipped, "
+        f"{stats.retries} retries) in {stats.elapsed:.1f}s{changed}{note}"
+    )
+
+
+async def crawl_command(args: argparse.Namespace) -> int:
+    """Run ``satusehat msi crawl``; returns the exit code."""
+    query = _query(args)
+    _check_options(args)
+    header, encode = encoder_for(args.format)
+    export: ExportFile | None = None
+    if args.output is not None:
+        try:
+            export = ExportFile.open(
+                args.output,
+                fingerprint=query.fingerprint(),
+                fmt=args.format,
+                page_size=args.page_size,
+                header=header,
+                resume=args.resume,
+                force=args.force,
+            )
+        except ResumeRefused as exc:
+            raise _usage(str(exc)) from None
+        if export.checkpoint.complete:
+            export.close()
+            print(f"msi crawl: {args.output} is already complete", file=sys.stderr)
+            return 0
+    try:
+        return await _crawl(args, query, encode, header, export)
+    finally:
+        if export is not None:
+            export.close()
+
+
+async def _crawl(
+    args: argparse.Namespace,
+    query: FacilityQuery,
+    encode: Encoder,
+    header: bytes,
+    export: ExportFile | None,
+) -> int:
+    from satusehat_async.cli.main import client_from_args
+
+    client = client_from_args(args)
+    start = export.checkpoint.next_page if export else 1
+    before = export.checkpoint.facilities if export else 0
+    target = str(args.output) if args.output is not None else "stdout"
+    stdout = sys.stdout.buffer
+    if export is None and header:
+        stdout.write(header)
+    stats = CrawlStats()
+    try:
+        async with client:
+            pages = client.msi.pages(
+                query=query,
+                page_size=args.page_size,
+                concurrency=args.concurrency,
+                start_page=start,
+                seen=export.seen if export else None,
+            )
+            stats = pages.stats
+            async with pages:
+                with _progress(sys.stderr.isatty()) as progress:
+                    task = None
+                    async for page in pages:
+                        data = encode(page.facilities)
+                        if export is not None:
+                            await _commit(export, data, page, stats)
+                        else:
+                            stdout.write(data)
+                            stdout.flush()
+                        if progress is not None:
+                            task = _advance(progress, task, stats, start)
+        if export is not None:
+            export.finish()
+    except asyncio.CancelledError:
+        # Ctrl-C: the checkpoint already covers every page written; say so in one line.
+        hint = "; run again with --resume to continue" if export is not None else ""
+        print(
+            f"satusehat: interrupted after {stats.pages} pages"
+            f" ({before + stats.facilities:,} facilities in {target}){hint}",
+            file=sys.stderr,
+        )
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, like other command-line tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    print(_summary(stats, before + stats.facilities, target), file=sys.stderr)
+    return 0
+
+
+async def _commit(export: ExportFile, data: bytes, page: FacilityPage, stats: CrawlStats) -> None:
+    # Disk writes and fsync run off the event loop, so fetching goes on meanwhile. A Ctrl-C
+    # arriving now lets the commit finish first: the file is never closed under the thread.
+    commit = asyncio.ensure_future(
+        asyncio.to_thread(
+            export.commit,
+            data,
+            next_page=(page.page or 0) + 1,
+            facilities=len(page.facilities),
+            total_page=stats.total_page,
+        )
+    )
+    try:
+        await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        await commit
+        raise
+
+
+def _advance(progress: Progress, task: TaskID | None, stats: CrawlStats, start: int) -> TaskID:
+    total = (stats.total_page or stats.pages) - start + 1
+    fields: dict[str, Any] = {
+        "facilities": stats.facilities,
+        "rate": stats.facilities / stats.elapsed if stats.elapsed else 0.0,
+    }
+    if task is None:
+        task = progress.add_task("crawl", total=max(total, 1), **fields)
+    progress.update(task, completed=stats.pages, total=max(total, stats.pages), **fields)
+    return task
