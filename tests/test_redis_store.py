@@ -13,8 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +25,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from conftest import ServerFactory
+from redis_fixture import RedisServer, free_port, require_redis_server
 
 from satusehat_async import SatuSehatClient
 from satusehat_async.auth import AccessToken, TokenStore, token_cache_key
@@ -35,93 +34,18 @@ from satusehat_async.redis_store import RedisTokenStore
 
 pytestmark = pytest.mark.redis
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 CLIENT_ID = "cid"
 CLIENT_SECRET = "csecret-do-not-leak"
 PATIENT_PATH = "/fhir-r4/v1/Patient/P00000001"
 
 
-# -- a real redis-server -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A redis-server process on 127.0.0.1 that can be stopped and started again."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        log = (self.directory / f"redis-{self.port}.log").open("ab")
-        with log:
-            self.process = subprocess.Popen(
-                [
-                    REDIS_SERVER,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.directory),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 10
-        while not answers_ping(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process = None
-
-
-def _require_redis_server() -> None:
-    if not os.access(REDIS_SERVER, os.X_OK):
-        pytest.skip(
-            "redis-server not installed (Debian: apt-get install redis-server; .ci/run installs it)"
-        )
+# -- a real redis-server (see redis_fixture.py) ------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the module."""
-    _require_redis_server()
+    require_redis_server()
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
@@ -131,7 +55,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test alone, which the test may stop and restart."""
-    _require_redis_server()
+    require_redis_server()
     server = RedisServer(tmp_path)
     server.start()
     yield server
