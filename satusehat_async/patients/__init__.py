@@ -49,7 +49,7 @@ from satusehat_async.patients.answers import (
     decode_patient,
     decode_search_bundle,
 )
-from satusehat_async.patients.api import SEARCH_COMBINATIONS, Patients, search_params
+from satusehat_async.patients.api import GENDERS, SEARCH_COMBINATIONS, Patients, search_params
 from satusehat_async.patients.idempotent import is_ambiguous, newborn_matches
 from satusehat_async.patients.identifiers import (
     IHS_NUMBER_SYSTEM,
@@ -83,6 +83,7 @@ from satusehat_async.patients.patch import (
 )
 
 __all__ = [
+    "GENDERS",
     "IHS_NUMBER_SYSTEM",
     "NIK_IBU_SYSTEM",
     "NIK_SYSTEM",

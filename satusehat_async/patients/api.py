@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.transport import Response
 
-__all__ = ["SEARCH_COMBINATIONS", "Patients", "search_params"]
+__all__ = ["GENDERS", "SEARCH_COMBINATIONS", "Patients", "search_params"]
 
 #: The search parameter combinations the MPI documents (anything else is refused).
 SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
@@ -38,6 +38,7 @@ SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
     frozenset({"name", "birthdate", "gender"}),
     frozenset({"nik_ibu"}),
 )
+#: FHIR's administrative genders.
 GENDERS = ("male", "female", "other", "unknown")
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _MAX_PAGES = 100
