@@ -9,10 +9,7 @@ transient faults and queued deterministic faults are applied in one middleware.
 from __future__ import annotations
 
 import asyncio
-import math
-import secrets
 import socket
-import string
 import time
 import uuid
 from collections import Counter
@@ -29,13 +26,13 @@ from satusehat_async.testing.faults import (
     TOKEN_PATH,
     TRANSIENT_FAULT_KINDS,
     FaultPlan,
-    auth_fault,
     fault_response,
 )
 from satusehat_async.testing.fhir import Answer
 from satusehat_async.testing.msi import MsiQueryError, parse_msi_query
 from satusehat_async.testing.patients import CreateAnswer, PatientStore
 from satusehat_async.testing.registry import Registry
+from satusehat_async.testing.tokens import TokenIssuer, application_name
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
@@ -44,20 +41,8 @@ __all__ = ["MSI_PATH", "Sandbox", "SandboxStats"]
 
 MSI_PATH = "/masterdata/v1/mastersaranaindex/mastersarana"
 PATIENT_PATH = "/fhir-r4/v1/Patient"
-_TOKEN_ALPHABET = string.ascii_letters + string.digits
-_AUTH_FAILED = {
-    "resourceType": "OperationOutcome",
-    "issue": [
-        {
-            "severity": "invalid",
-            "code": "value",
-            "details": {
-                "text": "The user or system was not able to be authenticated "
-                "(either client_id or client_secret combination is unacceptable)"
-            },
-        }
-    ],
-}
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_REDROP_WINDOW = 2.0  # seconds within which a re-send counts as aiohttp's automatic one
 _encode = msgspec.json.Encoder().encode
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -151,9 +136,6 @@ class Sandbox:
             raise ValueError("latency must be >= 0 and token_ttl > 0")
         self.facilities = facilities
         self.seed = seed
-        self.token_ttl = token_ttl
-        self.client_id = client_id
-        self.client_secret = client_secret
         self.latency = latency
         self.retry_after = retry_after
         self.clock = clock
@@ -168,9 +150,27 @@ class Sandbox:
         )
         self.stats = SandboxStats()
         self._registry: Registry | None = None
-        self._tokens: dict[str, float] = {}  # access token -> expiry time by self.clock
+        self.tokens = TokenIssuer(
+            client_id, client_secret, ttl=token_ttl, clock=clock, application=application_name(seed)
+        )
+        self._redrops: dict[tuple[str, str], float] = {}  # (method, path_qs) -> deadline
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+
+    @property
+    def client_id(self) -> str:
+        """The client id the token endpoint accepts."""
+        return self.tokens.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The client secret the token endpoint accepts (a test value, not a secret)."""
+        return self.tokens.client_secret
+
+    @property
+    def token_ttl(self) -> float:
+        """Token lifetime in seconds."""
+        return self.tokens.ttl
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -265,8 +265,7 @@ class Sandbox:
 
     def expire_tokens(self) -> None:
         """Make every token issued so far expired (answers 401 ``access_token_expired``)."""
-        for token in self._tokens:
-            self._tokens[token] = -math.inf
+        self.tokens.expire_all()
 
     def add_facilities(
         self, count: int, *, at_front: bool = True, updated_at: str | None = None
@@ -304,12 +303,14 @@ class Sandbox:
             if resource is None:  # a wrong URL (404) or method (405): empty body
                 error = request.match_info.http_exception
                 return web.Response(status=error.status if error is not None else 404)
+            if self._redrop(request):
+                return _drop(request)
             fault = self.faults.pick(request.method, path)
             if fault is not None and fault not in AFTER_COMMIT:
                 stats.faults_injected[fault] += 1
-                return fault_response(fault, self.retry_after) or _drop(request)
+                return fault_response(fault, self.retry_after) or self._drop(request)
             if not is_token:
-                refusal = self._check_token(request)
+                refusal = self.tokens.check(request.headers.get("Authorization"))
                 if refusal is not None:
                     return refusal
             try:
@@ -318,55 +319,35 @@ class Sandbox:
                 response = web.Response(status=error.status, text=error.text)
             if fault is not None:  # committed: now fail the answer
                 stats.faults_injected[fault] += 1
-                return fault_response(fault, self.retry_after) or _drop(request)
+                return fault_response(fault, self.retry_after) or self._drop(request)
             return response
         finally:
             if not is_token:
                 self.stats.in_flight -= 1
 
-    def _check_token(self, request: web.Request) -> web.Response | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if expiry is None:
-            return auth_fault(expired=False)
-        if self.clock() >= expiry:
-            return auth_fault(expired=True)
-        return None
+    def _drop(self, request: web.Request) -> web.Response:
+        """Drop the connection; for an idempotent method, also aiohttp's silent re-send.
+
+        aiohttp's client re-sends a GET (PUT, DELETE...) once on a new connection when the
+        server disconnects; dropping that re-send too makes the caller really see the
+        ``ServerDisconnectedError`` (one injected drop = one failed call).
+        """
+        if request.method in _IDEMPOTENT:
+            self._redrops[(request.method, request.path_qs)] = time.monotonic() + _REDROP_WINDOW
+        return _drop(request)
+
+    def _redrop(self, request: web.Request) -> bool:
+        """Whether this request is the client's automatic re-send of a dropped one."""
+        if not self._redrops:
+            return False
+        deadline = self._redrops.pop((request.method, request.path_qs), None)
+        return deadline is not None and time.monotonic() < deadline
 
     # -- handlers --------------------------------------------------------------------
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
         grant = request.query.get("grant_type") or form.get("grant_type")
-        if grant != "client_credentials":
-            error = "Invalid grant_type" if not grant else f"Unsupported grant type : {grant!s}"
-            body = _encode({"ErrorCode": "invalid_request", "Error": error})
-            return web.Response(status=400, body=body, content_type="application/json")
-        if form.get("client_id") != self.client_id or not secrets.compare_digest(
-            str(form.get("client_secret", "")), self.client_secret
-        ):
-            return web.Response(
-                status=401, body=_encode(_AUTH_FAILED), content_type="application/json"
-            )
-        token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(28))
-        now = self.clock()
-        self._tokens[token] = now + self.token_ttl
-        answer = {
-            "refresh_token_expires_in": "0",
-            "api_product_list": "[api-sandbox]",
-            "api_product_list_json": ["api-sandbox"],
-            "organization_name": "ihs-prod-1",
-            "developer.email": "sandbox@example.invalid",
-            "token_type": "BearerToken",
-            "issued_at": str(int(now * 1000)),
-            "client_id": self.client_id,
-            "access_token": token,
-            "application_name": str(uuid.UUID(int=self.seed)),
-            "scope": "",
-            "expires_in": str(int(self.token_ttl)),
-            "refresh_count": "0",
-            "status": "approved",
-        }
-        return web.Response(body=_encode(answer), content_type="application/json")
+        return self.tokens.issue(grant if isinstance(grant, str) else None, form)
 
     async def _msi(self, request: web.Request) -> web.Response:
         query = request.query
