@@ -4,7 +4,9 @@ search, get and patch round trips, and refusals before sending."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -362,3 +364,63 @@ async def test_same_patient_created_concurrently_is_stored_once(
     # exactly one call per patient created it; the others found it
     assert [r.created for r in results[:4]].count(True) == 1
     assert [r.created for r in results[4:]].count(True) == 1
+
+
+# -- with a fake transport ---------------------------------------------------------------
+
+
+class FakeTransport:
+    """Answers GETs from a list of bodies; records the URLs asked for."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies = bodies
+        self.urls: list[str] = []
+        self.retry = RetryPolicy()
+
+    async def send(self, method: str, url: str, **kwargs: Any) -> Any:
+        params = kwargs.get("params")
+        self.urls.append(
+            url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+        )
+        return SimpleNamespace(status=200, headers={}, body=self.bodies.pop(0))
+
+
+class FakeClient:
+    def __init__(self, transport: FakeTransport) -> None:
+        self.fhir_url = "http://gateway.local/fhir-r4/v1"
+        self.transport = transport
+
+
+def page(ids: list[str], next_url: str | None) -> bytes:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Patient", "id": i}} for i in ids],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return json.dumps(bundle).encode()
+
+
+async def test_search_follows_next_pages_on_the_configured_host() -> None:
+    transport = FakeTransport(
+        [
+            page(
+                ["P1", "P2"],
+                "https://api-satusehat.example/fhir-r4/v1/Patient/?identifier=x&_page=2",
+            ),
+            page(["P3"], None),
+        ]
+    )
+    patients = Patients(FakeClient(transport))  # type: ignore[arg-type]
+    found = await patients.search(nik_ibu=MOTHERS[0])
+    assert [p.id for p in found] == ["P1", "P2", "P3"]
+    # the second page is asked of our own endpoint, never of the host the answer named
+    assert transport.urls[1] == "http://gateway.local/fhir-r4/v1/Patient?identifier=x&_page=2"
+
+
+async def test_patients_objects_of_one_client_share_their_locks() -> None:
+    client = FakeClient(FakeTransport([]))
+    one, two = Patients(client), Patients(client)  # type: ignore[arg-type]
+    assert one._locks is two._locks
+    assert Patients(FakeClient(FakeTransport([])))._locks is not one._locks  # type: ignore[arg-type]

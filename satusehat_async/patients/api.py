@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -40,6 +43,12 @@ SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
 )
 #: FHIR's administrative genders.
 GENDERS = ("male", "female", "other", "unknown")
+logger = logging.getLogger("satusehat_async.patients")
+
+# One lock table per client, whoever builds the Patients object: two Patients(client)
+# (say, one per web request) must still serialize creates for the same identifier.
+_LOCKS_BY_CLIENT: weakref.WeakKeyDictionary[Any, KeyedLocks] = weakref.WeakKeyDictionary()
+
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _MAX_PAGES = 100
 # Decimals in patch values keep their digits (msgspec's default writes them as strings).
@@ -151,7 +160,10 @@ class Patients:
         self._client = client
         self._retry = retry
         self._sleep = sleep
-        self._locks = KeyedLocks()
+        try:
+            self._locks = _LOCKS_BY_CLIENT.setdefault(client, KeyedLocks())
+        except TypeError:  # a client that cannot be weakly referenced
+            self._locks = KeyedLocks()
 
     def __repr__(self) -> str:
         return f"Patients({self.url!r})"
@@ -205,7 +217,14 @@ class Patients:
             next_url = bundle.next_url()
             if next_url is None:
                 break
-            response = await self._send("GET", next_url)
+            # Follow the page's query on our own endpoint: the server writes links with its
+            # public host, which may not be the one configured (a gateway, the sandbox), and
+            # the bearer token must never go to a host named by an answer.
+            query = urlsplit(next_url).query
+            if not query:
+                logger.warning("Patient search: ignoring a next link without a query")
+                break
+            response = await self._send("GET", f"{self.url}?{query}")
         return found
 
     async def _search_identifier(self, system: str, value: str) -> list[Patient]:
