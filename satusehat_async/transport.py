@@ -118,7 +118,7 @@ class Transport:
         self.breaker = breaker
         self.limiter = limiter
         self.timeout = timeout
-        self._sleep = sleep
+        self.sleep = sleep
         self._monotonic = monotonic
         self.hooks: list[Hook] = list(hooks)
         self._user_agent = user_agent
@@ -226,7 +226,7 @@ class Transport:
                         policy.max_attempts - 1,
                         wait,
                     )
-                    await self._sleep(wait)
+                    await self.sleep(wait)
                     continue
             self._record(host, ok=not _counts_as_failure(error))
             raise error

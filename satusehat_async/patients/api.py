@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
@@ -244,12 +243,7 @@ class Patients:
         transport = self._client.transport
         policy = self._retry or transport.retry
         # The transport's injected sleep, so a test's fake clock covers these waits too.
-        sleep = (
-            self._sleep
-            or getattr(transport, "sleep", None)
-            or getattr(transport, "_sleep", None)
-            or asyncio.sleep
-        )
+        sleep = self._sleep or transport.sleep
 
         async def post() -> Response:
             return await self._send(
