@@ -12,11 +12,11 @@ How it behaves:
 
 * Tokens are stored as msgspec JSON under the key the client chooses (a hash of the
   token endpoint and client id), expiring in Redis when the token expires.
-* ``lock(key)`` is a redis-py :class:`redis.asyncio.lock.Lock` with an expiry, taken
-  after an in-process ``asyncio.Lock`` (so one task per process waits on Redis). The
-  :class:`~satusehat_async.auth.TokenProvider` re-reads the store once it holds the
-  lock, so when N processes need a token at once, one asks the token endpoint and the
-  others reuse what it stored.
+* ``lock(key)`` is a redis-py :class:`redis.asyncio.lock.Lock` with an expiry (renewed
+  while held), taken after an in-process ``asyncio.Lock`` (so one task per process
+  waits on Redis). The :class:`~satusehat_async.auth.TokenProvider` re-reads the store
+  once it holds the lock, so when N processes need a token at once, one asks the token
+  endpoint and the others reuse what it stored.
 * ``delete(key, access_token)`` is an atomic compare-and-delete (a Lua script): a
   process that got a 401 with an old token never deletes the newer token another
   process already stored.
@@ -95,7 +95,8 @@ class RedisTokenStore:
         lock_timeout: the refresh lock's maximum life in seconds (a crashed holder
             releases it by expiring).
         wait_timeout: how long a process waits for another one's refresh before it
-            refreshes on its own (default: ``lock_timeout``).
+            refreshes on its own. The holder renews the lock while alive, so this only
+            bounds the wait on a live but very slow holder.
         socket_timeout: seconds to connect and to wait for each Redis answer.
         retry_interval: after a Redis failure, seconds during which Redis is not asked
             again and the in-process fallback serves.
@@ -109,7 +110,7 @@ class RedisTokenStore:
         *,
         prefix: str = "",
         lock_timeout: float = 10.0,
-        wait_timeout: float | None = None,
+        wait_timeout: float = 60.0,
         socket_timeout: float = 1.0,
         retry_interval: float = 5.0,
         client: Redis | None = None,
@@ -123,7 +124,7 @@ class RedisTokenStore:
             raise ConfigurationError(_INSTALL_HINT) from exc
         if lock_timeout <= 0:
             raise ConfigurationError("lock_timeout must be positive")
-        if wait_timeout is not None and wait_timeout < 0:
+        if wait_timeout < 0:
             raise ConfigurationError("wait_timeout must not be negative")
         self._owns_client = client is None
         if client is None:
@@ -141,7 +142,7 @@ class RedisTokenStore:
         self._url = _redact_url(url) if url else None
         self.prefix = prefix
         self.lock_timeout = lock_timeout
-        self.wait_timeout = lock_timeout if wait_timeout is None else wait_timeout
+        self.wait_timeout = wait_timeout
         self.retry_interval = retry_interval
         self._clock = clock
         self._delete_script: AsyncScript = client.register_script(_COMPARE_AND_DELETE)
@@ -249,18 +250,40 @@ class RedisTokenStore:
         """Exclusive refresh right for ``key`` across every process sharing this Redis.
 
         Tasks of one process queue on an ``asyncio.Lock`` first; the one holding it takes
-        the Redis lock. If Redis fails, the in-process lock alone is held (one warning per
-        outage). If another process holds the Redis lock longer than ``wait_timeout``, the
-        caller goes ahead without it rather than failing.
+        the Redis lock, and keeps renewing its expiry while it is held (a slow token
+        endpoint does not let the lock lapse; a crashed process loses it after
+        ``lock_timeout``). If Redis fails, the in-process lock alone is held (one warning
+        per outage). If another process holds the Redis lock longer than
+        ``wait_timeout``, the caller goes ahead without it rather than failing.
         """
         local = self._local_locks.setdefault(key, asyncio.Lock())
         async with local:
             held = await self._acquire(key)
+            if held is None:
+                yield
+                return
+            renewing = asyncio.ensure_future(self._keep_alive(held))
             try:
                 yield
             finally:
-                if held is not None:
-                    await self._release(held)
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
+                await self._release(held)
+
+    async def _keep_alive(self, lock: Lock) -> None:
+        """Reset the lock's expiry to ``lock_timeout`` every third of it, while it is held."""
+        from redis.exceptions import LockError
+
+        while True:
+            await asyncio.sleep(self.lock_timeout / 3)
+            try:
+                await lock.reacquire()
+            except LockError:
+                return  # lost it (expired during a stall): release will say so
+            except Exception as exc:
+                self._failed("LOCK RENEW", exc)
+                return
 
     async def _acquire(self, key: str) -> Lock | None:
         if not self._should_try():

@@ -212,6 +212,45 @@ async def test_lock_of_a_crashed_holder_expires(redis_url: str, control: aioredi
     assert 0.2 < waited < 2.0
 
 
+async def test_a_slow_holder_keeps_its_lock_past_lock_timeout(
+    redis_url: str, control: aioredis.Redis
+) -> None:
+    # The token endpoint may take longer than lock_timeout: the live holder renews the
+    # lock, so nobody else starts a second refresh meanwhile.
+    order: list[str] = []
+    async with (
+        RedisTokenStore(redis_url, lock_timeout=0.3) as first,
+        RedisTokenStore(redis_url, lock_timeout=0.3) as second,
+    ):
+
+        async def slow() -> None:
+            async with first.lock("k"):
+                order.append("first in")
+                await asyncio.sleep(1.0)
+                assert 0 < await control.pttl("k:lock") <= 300
+                order.append("first out")
+
+        async def wait() -> None:
+            await asyncio.sleep(0.05)
+            async with second.lock("k"):
+                order.append("second in")
+
+        await asyncio.gather(slow(), wait())
+    assert order == ["first in", "first out", "second in"]
+    assert await control.exists("k:lock") == 0
+
+
+async def test_lock_lost_while_held_is_a_warning_not_an_error(
+    redis_url: str, control: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="satusehat_async.redis_store")
+    async with RedisTokenStore(redis_url) as store:
+        async with store.lock("k"):
+            await control.delete("k:lock")  # e.g. expired during a long stall
+        assert not store.degraded
+    assert "expired before the refresh ended" in caplog.text
+
+
 async def test_lock_wait_timeout_goes_ahead_with_a_warning(
     redis_url: str, control: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -383,14 +422,14 @@ async def test_six_processes_at_once_make_one_token_request(
     assert server.unauthorized == 0
 
 
-async def test_control_six_processes_without_redis_make_six_token_requests(
+async def test_control_four_processes_without_redis_make_four_token_requests(
     redis_url: str, token_server: tuple[TokenServer, str]
 ) -> None:
     # The same harness with per-process stores: proves the barrier makes them race.
     server, base_url = token_server
-    results = await run_workers(6, redis_url, base_url, kind="memory")
-    assert [r["ok"] for r in results] == [5] * 6
-    assert server.token_requests == 6
+    results = await run_workers(4, redis_url, base_url, kind="memory")
+    assert [r["ok"] for r in results] == [5] * 4
+    assert server.token_requests == 4
     assert server.max_in_flight > 1
 
 
