@@ -322,3 +322,21 @@ def test_filtered_lists_are_cached_until_the_registry_changes() -> None:
     again = registry.select(crawl_filter)
     assert again is not first
     assert again[: len(first)] == first
+
+
+def test_a_remembered_draw_goes_on_like_a_fresh_one() -> None:
+    fresh = Registry(321, seed=9)
+    remembered = Registry(321, seed=9)
+    assert remembered[:] == fresh[:]
+    assert remembered.add(4, at_front=False) == fresh.add(4, at_front=False)
+    assert remembered[:] == fresh[:]
+    assert len(Registry(321, seed=9)) == 321  # the remembered draw was not changed
+
+
+def test_added_facilities_are_updated_today_by_the_clock() -> None:
+    sb = Sandbox(facilities=20, clock=lambda: 1_900_000_000.0)  # 2030-03-17 UTC
+    codes = sb.add_facilities(3)
+    assert [sb.registry.meta(i).kode_satusehat for i in range(3)] == codes
+    assert {sb.registry.meta(i).updated_at for i in range(3)} == {"2030-03-17"}
+    sb.add_facilities(2, at_front=False, updated_at="2024-01-02")
+    assert sb.registry.meta(len(sb.registry) - 1).updated_at == "2024-01-02"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -21,6 +21,10 @@ from satusehat_async.testing.msi import SOURCES, MsiFilter, MsiQuery, source_cod
 __all__ = ["FacilityMeta", "Registry"]
 
 _CACHED_FILTERS = 64
+_REMEMBER_UP_TO = 20_000
+_REMEMBERED = 4
+# (count, seed) -> records and rows already drawn; equal seeds draw equal registries
+_DRAWN: OrderedDict[tuple[int, int], tuple[tuple[bytes, ...], tuple[Row, ...]]] = OrderedDict()
 _decode = msgspec.json.Decoder().decode
 
 
@@ -41,7 +45,7 @@ class FacilityMeta:
     identifiers: dict[str, str]
 
 
-class Registry:
+class Registry(Sequence[dict[str, Any]]):
     """The facilities, in the stable order every page answer follows.
 
     Indexing returns a freshly decoded ``dict`` of the record (the sandbox serves the
@@ -51,10 +55,21 @@ class Registry:
     def __init__(self, count: int, seed: int) -> None:
         if count < 0:
             raise ValueError("the facility count cannot be negative")
-        self._generator = FacilityGenerator(seed)
-        pairs = self._generator.generate(count)
-        self._blobs: list[bytes] = [blob for blob, _ in pairs]
-        self._rows: list[Row] = [row for _, row in pairs]
+        self._seed, self._initial = seed, count
+        self._generator: FacilityGenerator | None = None
+        drawn = _DRAWN.get((count, seed))
+        if drawn is None:
+            self._generator = FacilityGenerator(seed)
+            pairs = self._generator.generate(count)
+            drawn = (tuple(blob for blob, _ in pairs), tuple(row for _, row in pairs))
+            if count <= _REMEMBER_UP_TO:  # test suites start many small sandboxes
+                _DRAWN[(count, seed)] = drawn
+                while len(_DRAWN) > _REMEMBERED:
+                    _DRAWN.popitem(last=False)
+        else:
+            _DRAWN.move_to_end((count, seed))
+        self._blobs: list[bytes] = list(drawn[0])
+        self._rows: list[Row] = list(drawn[1])
         self._cache: OrderedDict[MsiFilter, list[bytes]] = OrderedDict()
         self.version = 0
         """Bumped by every change to the registry."""
@@ -120,6 +135,9 @@ class Registry:
         if count < 0:
             raise ValueError("the facility count cannot be negative")
         date = updated_at.isoformat() if isinstance(updated_at, dt.date) else updated_at
+        if self._generator is None:  # the first draw was remembered: replay it to go on
+            self._generator = FacilityGenerator(self._seed)
+            self._generator.generate(self._initial)
         pairs = self._generator.generate(count, updated_at=date)
         blobs = [blob for blob, _ in pairs]
         rows = [row for _, row in pairs]

@@ -9,6 +9,7 @@ transient faults and queued deterministic faults are applied in one middleware.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import time
 import uuid
@@ -191,7 +192,8 @@ class Sandbox:
         """Generate the registry (if not yet) and start listening."""
         if self._runner is not None:
             return
-        _ = self.registry
+        if self._registry is None:  # in a thread: a big draw takes seconds
+            self._registry = await asyncio.to_thread(Registry, self.facilities, self.seed)
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post(TOKEN_PATH, self._token)
         app.router.add_get(MSI_PATH, self._msi)
@@ -270,7 +272,14 @@ class Sandbox:
     def add_facilities(
         self, count: int, *, at_front: bool = True, updated_at: str | None = None
     ) -> list[str]:
-        """Register ``count`` new facilities (see :meth:`Registry.add`); returns their codes."""
+        """Register ``count`` new facilities; returns their ``kode_satusehat`` codes.
+
+        ``at_front`` puts them before every other facility, so the rows of the pages of a
+        crawl in progress shift; ``updated_at`` (``YYYY-MM-DD``) defaults to the clock's
+        today, so ``lower_bound_updated_at`` finds them.
+        """
+        if updated_at is None:
+            updated_at = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date().isoformat()
         return self.registry.add(count, at_front=at_front, updated_at=updated_at)
 
     def reset_stats(self) -> None:
