@@ -1,0 +1,247 @@
+"""``satusehat demo``: the main job on the embedded sandbox — no credentials, no network.
+
+Starts a local SATUSEHAT in process (with latency, transient faults and short-lived
+tokens), crawls its whole facility registry through the real client with a progress
+bar, summarises what came back, then creates, finds and patches patients — including a
+create whose answer is lost after the server committed it, and newborn twins
+registered by their mother's NIK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from satusehat_async.cli.main import fail
+from satusehat_async.cli.msi_cmd import _advance, _progress
+
+if TYPE_CHECKING:
+    from satusehat_async.client import SatuSehatClient
+    from satusehat_async.msi.pager import CrawlStats
+    from satusehat_async.testing import Sandbox
+
+__all__ = ["register"]
+
+_TYPE_NAMES = {"101": "Praktik Mandiri", "102": "Puskesmas", "103": "Klinik", "104": "Rumah Sakit"}
+
+# Demo identities: syntactically valid NIKs of nobody (the sandbox has no civil registry).
+_ADULT_NIK = "3273014506900002"
+_SECOND_NIK = "3578021203850007"
+_MOTHER_NIK = "3174054107920003"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``demo`` command."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the main job on the embedded sandbox (no credentials, no network)",
+        description="Start a local SATUSEHAT sandbox in this process, crawl its whole "
+        "facility registry through the real client, then create, find and patch patients.",
+    )
+    parser.add_argument("--facilities", type=int, default=10_000, help="registry size")
+    parser.add_argument("--page-size", type=int, default=100, help="facilities per page")
+    parser.add_argument("--concurrency", type=int, default=8, help="pages in flight")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="added per request")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.1, help="fraction of transient faults"
+    )
+    parser.add_argument(
+        "--token-ttl", type=float, default=2.0, help="token lifetime in seconds (short: refreshes)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="makes data and faults reproducible")
+    parser.set_defaults(func=demo_command)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.facilities < 1:
+        raise fail("--facilities must be at least 1")
+    if not 1 <= args.page_size <= 2000:
+        raise fail("--page-size must be between 1 and 2000")
+    if args.concurrency < 1:
+        raise fail("--concurrency must be at least 1")
+    if not 0.0 <= args.fault_rate < 1.0:
+        raise fail("--fault-rate must be in [0, 1)")
+    if args.latency_ms < 0 or args.token_ttl <= 0:
+        raise fail("--latency-ms must be >= 0 and --token-ttl > 0")
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+async def demo_command(args: argparse.Namespace) -> int:
+    """Run ``satusehat demo``; returns the exit code."""
+    _check(args)
+    from satusehat_async.testing import Sandbox
+
+    started = time.monotonic()
+    sandbox = Sandbox(
+        facilities=args.facilities,
+        seed=args.seed,
+        latency=args.latency_ms / 1000.0,
+        fault_rate=args.fault_rate,
+        token_ttl=args.token_ttl,
+    )
+    async with sandbox:
+        _say(
+            f"sandbox: a local SATUSEHAT at {sandbox.base_url} with {args.facilities:,} "
+            f"facilities, {args.latency_ms:g} ms latency, {args.fault_rate:.0%} transient "
+            f"faults, {args.token_ttl:g} s tokens"
+        )
+        async with sandbox.client() as client:
+            await _crawl(client, sandbox, args)
+            await _patients(client, sandbox)
+        _say()
+        _say(
+            f"demo finished in {time.monotonic() - started:.1f}s: "
+            f"{sandbox.stats.requests:,} requests served, "
+            f"{sandbox.stats.token_requests} token requests, "
+            f"{sum(sandbox.stats.faults_injected.values())} faults injected, "
+            f"{client.metrics.retries} retries"
+        )
+    return 0
+
+
+async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Namespace) -> None:
+    by_type: Counter[str] = Counter()
+    by_province: Counter[tuple[str, str]] = Counter()
+    with_coordinates = 0
+    _say()
+    _say(
+        f"1. crawling the facility registry (page size {args.page_size}, "
+        f"{args.concurrency} pages in flight)"
+    )
+    pages = client.msi.pages(
+        jenis_sarana=[101, 102, 103, 104],
+        page_size=args.page_size,
+        concurrency=args.concurrency,
+    )
+    async with pages:
+        with _progress(sys.stderr.isatty()) as progress:
+            task = None
+            async for page in pages:
+                for facility in page.facilities:
+                    jenis = facility.jenis_sarana
+                    by_type[(jenis.kode if jenis else None) or "?"] += 1
+                    prov = facility.provinsi
+                    by_province[
+                        ((prov.kode or "?"), (prov.nama or "?")) if prov else ("?", "?")
+                    ] += 1
+                    if facility.latitude is not None and facility.longitude is not None:
+                        with_coordinates += 1
+                if progress is not None:
+                    task = _advance(progress, task, pages.stats, 1)
+    stats = pages.stats
+    _summarise_crawl(stats, by_type, by_province, with_coordinates, len(sandbox.registry))
+
+
+def _summarise_crawl(
+    stats: CrawlStats,
+    by_type: Counter[str],
+    by_province: Counter[tuple[str, str]],
+    with_coordinates: int,
+    registry_size: int,
+) -> None:
+    complete = "every one" if stats.facilities == registry_size else f"of {registry_size:,}"
+    _say(
+        f"   {stats.facilities:,} facilities ({complete}, each once) from {stats.pages} pages "
+        f"in {stats.elapsed:.2f}s; {stats.retries} retries rode through faults; "
+        f"{with_coordinates:,} with usable coordinates"
+    )
+    _say(
+        "   by type:     "
+        + ", ".join(
+            f"{_TYPE_NAMES.get(code, code)} {count:,}" for code, count in sorted(by_type.items())
+        )
+    )
+    top = by_province.most_common(5)
+    _say(
+        f"   by province: {len(by_province)} provinces; largest: "
+        + ", ".join(f"{name} ({code}) {count:,}" for (code, name), count in top)
+    )
+
+
+async def _patients(client: SatuSehatClient, sandbox: Sandbox) -> None:
+    from satusehat_async.patients import replace
+
+    patients = client.patients
+    _say()
+    _say("2. patients (Master Patient Index)")
+    adult: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [
+            {"use": "official", "system": "https://fhir.kemkes.go.id/id/nik", "value": _ADULT_NIK}
+        ],
+        "name": [{"use": "official", "text": "Siti Rahmawati"}],
+        "gender": "female",
+        "birthDate": "1990-06-05",
+        "language": "en",
+    }
+    first = await patients.create(adult)
+    _say(f"   create by NIK               -> {first.id} (created={first.created})")
+    again = await patients.create(adult)
+    _say(f"   create the same NIK again   -> {again.id} (created={again.created}: no duplicate)")
+
+    # The server commits the next create, then the connection drops before the answer.
+    sandbox.inject("commit_then_drop", method="POST", path_prefix="/fhir-r4/v1/Patient")
+    lost = await patients.create(
+        {
+            **adult,
+            "identifier": [
+                {
+                    "use": "official",
+                    "system": "https://fhir.kemkes.go.id/id/nik",
+                    "value": _SECOND_NIK,
+                }
+            ],
+            "name": [{"use": "official", "text": "Bambang Wijaya"}],
+            "gender": "male",
+            "birthDate": "1985-03-12",
+        }
+    )
+    _say(
+        f"   create, answer lost in transit -> {lost.id} (created={lost.created}: "
+        "reconciled by search, not re-sent)"
+    )
+
+    twins = []
+    for order, name in ((1, "Bayi Ny. Dewi 1"), (2, "Bayi Ny. Dewi 2")):
+        twins.append(
+            await patients.create(
+                {
+                    "resourceType": "Patient",
+                    "identifier": [
+                        {
+                            "use": "official",
+                            "system": "https://fhir.kemkes.go.id/id/nik-ibu",
+                            "value": _MOTHER_NIK,
+                        }
+                    ],
+                    "name": [{"use": "official", "text": name}],
+                    "gender": "female",
+                    "birthDate": "2026-11-20",
+                    "multipleBirthInteger": order,
+                }
+            )
+        )
+    _say(f"   newborn twins by mother's NIK -> {twins[0].id}, {twins[1].id}")
+
+    found = await patients.search(nik=_ADULT_NIK)
+    masked = found[0].name[0].text if found and found[0].name else None
+    _say(f"   search by NIK               -> {len(found)} match, name masked as {masked!r}")
+    babies = await patients.search(nik_ibu=_MOTHER_NIK)
+    _say(f"   search by mother's NIK      -> {len(babies)} babies (unmasked)")
+    patched = await patients.patch(first.id, [replace("/language", "id")])
+    _say(
+        f"   patch /language en -> id    -> language={patched.language!r}, "
+        f"version {patched.meta.version_id if patched.meta else '?'}"
+    )
+    fetched = await patients.get(first.id)
+    _say(f"   read back                   -> {fetched.id}, language={fetched.language!r}")
+    stored = sandbox.stats.patients_stored
+    if stored != 4:
+        raise RuntimeError(f"expected 4 patients stored, the sandbox holds {stored}")
+    _say(f"   the sandbox holds exactly {stored} patients for 4 distinct people")
