@@ -255,3 +255,19 @@ async def test_circuit_breaker_state_is_observable(sandbox: Sandbox) -> None:
         with pytest.raises(CircuitOpenError):
             await client.request("GET", MSI, params=msi_params())
         assert client.metrics.requests[("GET", MSI, "503")] == 2  # the fast failure sent nothing
+
+
+async def test_metrics_example_runs() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "metrics_hooks.py"
+    spec = importlib.util.spec_from_file_location("metrics_hooks_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    snapshot = await module.main(pages=3)
+    outcomes = {(r["endpoint"], r["outcome"]) for r in snapshot["requests"]}
+    assert (TOKEN, "200") in outcomes and (MSI, "200") in outcomes
+    assert snapshot["token_refreshes"] == 1
+    msgspec.json.encode(snapshot)  # exportable as is
