@@ -427,3 +427,16 @@ async def test_start_close_and_base_url(http: aiohttp.ClientSession) -> None:
         await sb.close()  # idempotent
     with pytest.raises(aiohttp.ClientConnectionError):
         await get_token(http, sb)
+
+
+async def test_ambiguous_fault_waits_for_an_authorised_write(
+    http: aiohttp.ClientSession, sb: Sandbox
+) -> None:
+    sb.inject("commit_then_500")
+    async with http.post(sb.base_url + PATIENT, json=patient()) as resp:
+        assert resp.status == 401  # never reached the store: the fault stays queued
+    headers = await bearer(http, sb)
+    async with http.post(sb.base_url + PATIENT, json=patient(), headers=headers) as resp:
+        assert resp.status == 500
+    assert len(sb.patients) == 1
+    assert sb.faults.pending == []

@@ -154,14 +154,21 @@ class FaultPlan:
         """Forget every queued fault."""
         self._queue.clear()
 
-    def pick(self, method: str, path: str) -> FaultKind | None:
-        """The fault for this request, if any (consumes a queued one)."""
+    def pick(self, method: str, path: str, *, after_commit: bool = False) -> FaultKind | None:
+        """The fault for this request, if any (consumes a queued one).
+
+        Asked twice per request: before any work (``after_commit=False``: queued
+        answer-only faults, then chance) and, for a write that passed the token check,
+        before committing it (``after_commit=True``: the ``commit_then_*`` kinds).
+        """
         for rule in self._queue:
-            if rule.matches(method, path):
+            if (rule.kind in AFTER_COMMIT) is after_commit and rule.matches(method, path):
                 rule.remaining -= 1
                 if rule.remaining <= 0:
                     self._queue.remove(rule)
                 return rule.kind
+        if after_commit:
+            return None
         if self.rate and path != TOKEN_PATH and self._random.random() < self.rate:
             return self.kinds[int(self._random.random() * len(self.kinds))]
         return None

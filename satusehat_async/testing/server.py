@@ -23,7 +23,6 @@ import msgspec
 from aiohttp import web
 
 from satusehat_async.testing.faults import (
-    AFTER_COMMIT,
     TOKEN_PATH,
     TRANSIENT_FAULT_KINDS,
     FaultPlan,
@@ -315,13 +314,14 @@ class Sandbox:
             if self._redrop(request):
                 return _drop(request)
             fault = self.faults.pick(request.method, path)
-            if fault is not None and fault not in AFTER_COMMIT:
+            if fault is not None:
                 stats.faults_injected[fault] += 1
                 return fault_response(fault, self.retry_after) or self._drop(request)
             if not is_token:
                 refusal = self.tokens.check(request.headers.get("Authorization"))
                 if refusal is not None:
                     return refusal
+            fault = self.faults.pick(request.method, path, after_commit=True)
             try:
                 response = await handler(request)
             except web.HTTPException as error:  # 405 and friends
