@@ -82,9 +82,7 @@ def decode_token_response(body: bytes, *, now: float) -> AccessToken:
     try:
         answer = _token_decoder.decode(body)
         expires_in = float(answer.expires_in) if answer.expires_in not in (None, "") else 3600.0
-        issued_at = (
-            float(answer.issued_at) / 1000.0 if answer.issued_at not in (None, "") else None
-        )
+        issued_at = float(answer.issued_at) / 1000.0 if answer.issued_at not in (None, "") else None
     except (msgspec.DecodeError, TypeError, ValueError) as exc:
         # The message names the problem, never the body (it may hold the token).
         raise AuthenticationError(
