@@ -94,6 +94,8 @@ _PROVINCES: tuple[tuple[str, str, float, float, float, int], ...] = (
 # Provinces split off Papua and Papua Barat in 2022: no BPS code of their own yet (the
 # MSI documentation's own example shows ``kode_bps: null``), regencies keep old codes.
 _NEW_PROVINCES = {"93": "91", "94": "91", "95": "91", "96": "92"}
+# BPS (statistics office) numbers Papua and Papua Barat differently from Kemendagri.
+_BPS_CODE = {"91": "94", "92": "91"}
 
 # A few real regencies/cities per province; the rest are generated.
 _REAL_KABKOTA: dict[str, tuple[tuple[str, str], ...]] = {
@@ -215,15 +217,15 @@ def _kabkota(rng: random.Random, province: str, kode: str, nama: str, index: int
         json: dict[str, str | None] = {
             "kode": kode,
             "nama": nama,
-            "kode_bps": kode,
+            "kode_bps": _BPS_CODE.get(province, province) + kode[2:],
             "kode_lama": kode,
         }
     else:  # a regency of a new Papua province still carries its old codes
         json = {
             "kode": kode,
             "nama": nama,
-            "kode_bps": f"{old}{10 + index:02d}",
-            "kode_lama": f"{int(old) + 1}{10 + index:02d}",
+            "kode_bps": f"{_BPS_CODE[old]}{10 + index:02d}",
+            "kode_lama": f"{old}{10 + index:02d}",
         }
     return Kabkota(kode=kode, nama=nama, kecamatan=kecamatan, json=json)
 
@@ -254,7 +256,7 @@ def build_map(rng: random.Random) -> tuple[Province, ...]:
         json: dict[str, str | None] = {
             "kode": kode,
             "nama": nama,
-            "kode_bps": None if kode in _NEW_PROVINCES else kode,
+            "kode_bps": None if kode in _NEW_PROVINCES else _BPS_CODE.get(kode, kode),
             "kode_lama": kode,
         }
         provinces.append(Province(kode, nama, weight, lat, lon, kabkota, json))
