@@ -16,13 +16,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 from redis_fixture import RedisServer, free_port, require_redis_server
 
 from satusehat_async import SatuSehatClient
 from satusehat_async.patients import Patient, nik_identifier
 from satusehat_async.testing import Sandbox
+
+httpx = pytest.importorskip("httpx", reason="the dev extra (httpx, fastapi) is not installed")
+pytest.importorskip("fastapi", reason="the dev extra (httpx, fastapi) is not installed")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi_app.py"
 SECRET = "sandbox-secret-do-not-leak"
@@ -229,6 +231,7 @@ async def test_workers_share_one_token_through_redis(
     sandbox_env: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Two app instances stand for two uvicorn workers; SATUSEHAT_REDIS_URL joins them.
+    pytest.importorskip("redis", reason="the redis extra is not installed")
     require_redis_server()
     server = RedisServer(tmp_path)
     server.start()

@@ -22,7 +22,6 @@ from typing import Any
 
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 from aiohttp import web
 from conftest import ServerFactory
 from redis_fixture import RedisServer, free_port, require_redis_server
@@ -31,6 +30,8 @@ from satusehat_async import SatuSehatClient
 from satusehat_async.auth import AccessToken, TokenStore, token_cache_key
 from satusehat_async.errors import ConfigurationError
 from satusehat_async.redis_store import RedisTokenStore
+
+aioredis = pytest.importorskip("redis.asyncio", reason="the redis extra is not installed")
 
 pytestmark = pytest.mark.redis
 
