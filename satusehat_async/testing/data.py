@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -66,7 +67,8 @@ _SUBJENIS_JSON = {
     jenis: tuple({"kode": k, "nama": n, "nama_alt": a} for k, n, a in entries)
     for jenis, entries in _SUBJENIS.items()
 }
-_JENIS_CUMULATIVE = (("101", 0.36), ("102", 0.52), ("103", 0.86), ("104", 1.0))
+_JENIS = ("101", "102", "103", "104")
+_JENIS_CUMULATIVE = (0.36, 0.52, 0.86, 1.0)
 STATUS_SARANA = ("valid", "verified", "reverified", "draft", "review")
 _STATUS_CUMULATIVE = (0.62, 0.78, 0.86, 0.95, 1.0)
 _KELAS_RS = (
@@ -124,17 +126,6 @@ class FacilityGenerator:
         """``count`` new facilities as (JSON bytes, filter row); ``updated_at`` forces the date."""
         return [self._one(updated_at) for _ in range(count)]
 
-    def _pick_province(self, r: float) -> Province:
-        cumulative = self._province_cumulative
-        low, high = 0, len(cumulative) - 1
-        while low < high:  # bisect by hand: faster than building key lists
-            mid = (low + high) // 2
-            if cumulative[mid] < r:
-                low = mid + 1
-            else:
-                high = mid
-        return self.provinces[low]
-
     def _counter(self, key: str) -> int:
         value = self._counters.get(key, 0) + 1
         self._counters[key] = value
@@ -143,16 +134,16 @@ class FacilityGenerator:
     def _one(self, updated_at: str | None) -> tuple[bytes, Row]:
         rng = self._rng
         random_ = rng.random
-        province = self._pick_province(random_())
-        kab = pick(rng.random, province.kabkota)
-        kec = pick(rng.random, kab.kecamatan)
-        r = random_()
-        jenis = next(code for code, limit in _JENIS_CUMULATIVE if r <= limit)
-        self._next_kode += _between(rng.random, 1, 12)
+        province = self.provinces[bisect_left(self._province_cumulative, random_())]
+        kabkota = province.kabkota
+        kab = kabkota[int(random_() * len(kabkota))]
+        kecamatan = kab.kecamatan
+        kec = kecamatan[int(random_() * len(kecamatan))]
+        jenis = _JENIS[bisect_left(_JENIS_CUMULATIVE, random_())]
+        self._next_kode += 1 + int(random_() * 12)
         kode_satusehat = str(self._next_kode)
         nama, subjenis, kode_sarana = self._identity(jenis, kab, kec)
-        r = random_()
-        status = STATUS_SARANA[next(i for i, limit in enumerate(_STATUS_CUMULATIVE) if r <= limit)]
+        status = STATUS_SARANA[bisect_left(_STATUS_CUMULATIVE, random_())]
         aktif = random_() < 0.93
         record: dict[str, Any] = {
             "kode_satusehat": kode_satusehat,
@@ -181,7 +172,7 @@ class FacilityGenerator:
         )
         record["status_sarana"] = status
         record["status_aktif"] = aktif
-        if jenis != "101" and nama is not None:
+        if jenis != "101" and nama is not None and random_() < 0.1:
             parent = {
                 "kode": kode_satusehat,
                 "nama": nama,
@@ -203,7 +194,7 @@ class FacilityGenerator:
             kec.kode,
             aktif,
             status,
-            updated_at or pick(rng.random, _DAYS),
+            updated_at or _DAYS[int(random_() * len(_DAYS))],
         )
         return _encode(record), row
 
