@@ -15,15 +15,19 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
 from satusehat_async.errors import APIError, AuthenticationError, SatuSehatError
 
+if TYPE_CHECKING:
+    from satusehat_async.redis_store import RedisTokenStore as RedisTokenStore
+
 __all__ = [
     "AccessToken",
     "MemoryTokenStore",
+    "RedisTokenStore",
     "TokenProvider",
     "TokenStore",
     "decode_token_response",

@@ -128,6 +128,8 @@ class SatuSehatClient:
             hooks=[self.metrics.observe, *hooks],
             user_agent=f"satusehat-async/{__version__}",
         )
+        breaker = self.transport.breaker
+        self.metrics.circuits = breaker.states if breaker is not None else None
         self._msi: MSI | None = None
         self._patients: Patients | None = None
 

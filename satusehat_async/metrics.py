@@ -66,6 +66,7 @@ class Metrics:
         token_refreshes: token endpoint fetches that succeeded.
         latency_sum / latency_count: per endpoint, for averages.
         latency_max: per endpoint.
+        circuits: returns each host's circuit-breaker state (set by the client).
     """
 
     requests: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -74,6 +75,7 @@ class Metrics:
     latency_sum: dict[str, float] = field(default_factory=dict)
     latency_count: Counter[str] = field(default_factory=Counter)
     latency_max: dict[str, float] = field(default_factory=dict)
+    circuits: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
 
     def observe(self, event: RequestEvent) -> None:
         """Record one attempt."""
@@ -96,6 +98,7 @@ class Metrics:
             ],
             "retries": self.retries,
             "token_refreshes": self.token_refreshes,
+            "circuits": self.circuits() if self.circuits is not None else {},
             "latency": {
                 e: {
                     "count": self.latency_count[e],

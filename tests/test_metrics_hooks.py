@@ -252,6 +252,7 @@ async def test_circuit_breaker_state_is_observable(sandbox: Sandbox) -> None:
             with pytest.raises(ServerError):
                 await client.request("GET", MSI, params=msi_params())
         assert breaker.states() == {host: "open"}
+        assert client.metrics.snapshot()["circuits"] == {host: "open"}
         with pytest.raises(CircuitOpenError):
             await client.request("GET", MSI, params=msi_params())
         assert client.metrics.requests[("GET", MSI, "503")] == 2  # the fast failure sent nothing
