@@ -219,6 +219,8 @@ async def _crawl(
                 start_page=start,
                 seen=export.seen if export else None,
             )
+            if export is not None:
+                export.seen.clear()  # the crawl keeps its own compact copy
             stats = pages.stats
             async with pages:
                 with _progress(sys.stderr.isatty()) as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from satusehat_async.errors import ValidationError
@@ -66,7 +67,7 @@ class MSI:
         page_size: int = MAX_PAGE_SIZE,
         concurrency: int = 4,
         start_page: int = 1,
-        seen: set[str] | None = None,
+        seen: Iterable[str] | None = None,
         query: FacilityQuery | None = None,
     ) -> FacilityPages:
         """Crawl the matching facilities page by page: an async iterator of pages.
@@ -82,7 +83,8 @@ class MSI:
             page_size: rows per page, the API's ``limit`` (1-2000).
             concurrency: requests in flight for this crawl.
             start_page: first page to fetch (to resume a crawl).
-            seen: ``kode_satusehat`` values to skip as already delivered (updated in place).
+            seen: ``kode_satusehat`` codes already delivered (by an interrupted crawl, say):
+                skipped and counted as duplicates.
             query: a prebuilt :class:`FacilityQuery` instead of the filter arguments.
 
         The remaining filters are the API's parameters of the same name.
@@ -133,7 +135,7 @@ class MSI:
         page_size: int = MAX_PAGE_SIZE,
         concurrency: int = 4,
         start_page: int = 1,
-        seen: set[str] | None = None,
+        seen: Iterable[str] | None = None,
         query: FacilityQuery | None = None,
     ) -> FacilityStream:
         """Crawl the matching facilities one by one: an async iterator of :class:`Facility`.

@@ -1,10 +1,11 @@
 """Decoding of MSI pages: one cached decoder on the fast path, record repair on the slow one.
 
-A page whose every record fits the (already lenient) Structs is decoded in one
-``msgspec`` call. A page with a record that does not fit (text where an object belongs,
-a number where text belongs...) is decoded generically and each record is repaired field
-by field: a value that cannot be made to fit becomes ``None`` rather than losing the
-record or the page. Only a body that is not a JSON object at all is an error.
+A page whose every record fits the Structs is decoded in one ``msgspec`` call. A page
+with a record that does not fit (a number where a code belongs, ``"true"`` for a flag,
+text where an object belongs...) is decoded generically and each such record is repaired
+field by field with the normalisers of :mod:`~satusehat_async.msi.models`: a value that
+cannot be made to fit becomes ``None`` rather than losing the record or the page. Only a
+body that is not a JSON object at all is an error.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ from typing import Any, TypeVar
 import msgspec
 
 from satusehat_async.errors import APIError, error_from_response
-from satusehat_async.msi.models import Facility, FacilityPage
+from satusehat_async.msi.models import (
+    Facility,
+    FacilityPage,
+    normalise_coordinates,
+    to_code,
+    to_coordinate,
+    to_count,
+    to_flag,
+)
 
 __all__ = ["decode_page", "repair"]
 
 logger = logging.getLogger("satusehat_async.msi")
 
-_PAGE_DECODER = msgspec.json.Decoder(FacilityPage)
+# Lax mode: numeric strings become numbers and "true"/"false" bools, in C.
+_PAGE_DECODER = msgspec.json.Decoder(FacilityPage, strict=False)
 _ANY_DECODER = msgspec.json.Decoder()
 
 _S = TypeVar("_S", bound=msgspec.Struct)
@@ -35,8 +45,14 @@ def _coerce(annotation: Any, value: Any) -> Any:
     for option in options:
         if isinstance(option, type) and issubclass(option, msgspec.Struct):
             return repair(option, value) if isinstance(value, Mapping) else None
-    if str in options and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+    if str in options:
+        return to_code(value) if isinstance(value, (int, float)) else None
+    if bool in options:
+        return to_flag(value)
+    if float in options:
+        return to_coordinate(value)
+    if int in options:
+        return to_count(value)
     return None
 
 
@@ -48,7 +64,7 @@ def repair(cls: type[_S], record: Mapping[str, Any]) -> _S:
     dropped to ``None`` otherwise.
     """
     try:
-        return msgspec.convert(record, cls)
+        return msgspec.convert(record, cls, strict=False)
     except msgspec.ValidationError:
         pass
     clean: dict[str, Any] = {}
@@ -57,11 +73,11 @@ def repair(cls: type[_S], record: Mapping[str, Any]) -> _S:
             continue
         value = record[field.encode_name]
         try:
-            msgspec.convert({field.encode_name: value}, cls)
+            msgspec.convert({field.encode_name: value}, cls, strict=False)
         except msgspec.ValidationError:
             value = _coerce(field.type, value)
         clean[field.encode_name] = value
-    return msgspec.convert(clean, cls)
+    return msgspec.convert(clean, cls, strict=False)
 
 
 def _slow_decode(body: bytes, url: str) -> tuple[FacilityPage, int]:
@@ -82,7 +98,7 @@ def _slow_decode(body: bytes, url: str) -> tuple[FacilityPage, int]:
             dropped += 1  # not a facility at all (null, a number...)
             continue
         try:
-            facilities.append(msgspec.convert(record, Facility))
+            facilities.append(msgspec.convert(record, Facility, strict=False))
         except msgspec.ValidationError:
             facilities.append(repair(Facility, record))
             repaired += 1
@@ -109,6 +125,8 @@ def decode_page(
         page, repaired = _PAGE_DECODER.decode(body), 0
     except (msgspec.ValidationError, msgspec.DecodeError):
         page, repaired = _slow_decode(body, url)
+    if page.data:
+        normalise_coordinates(page.data)
     if page.status_code is not None and page.status_code >= 400 and not page.data:
         raise error_from_response(page.status_code, headers or {}, body, method="GET", url=url)
     return page, repaired

@@ -3,24 +3,28 @@
 The documentation and the live registry disagree (see ``reference/satusehat-api.md`` §3):
 codes documented as numbers arrive as strings, coordinates arrive as strings, numbers or
 null, any field may be null and extra fields appear. Every field therefore defaults to
-``None`` and unknown fields are ignored. Three kinds of field are widened on the wire and
-normalised in ``__post_init__`` (cheap: a class check per field), so after decoding:
+``None`` and unknown fields are ignored. After decoding:
 
 * codes (``kode``, ``kode_bps``, ``kode_satusehat``...) are always ``str | None``;
 * ``latitude`` / ``longitude`` are always ``float | None`` (numeric strings, comma decimals
   and numbers are converted; ``""`` and junk become ``None``; swapped pairs are put back);
 * flags (``operasional``, ``status_aktif``) are always ``bool | None``.
 
-Anything else that does not fit (a number where text belongs, a string where an object
-belongs) is repaired record by record by :func:`decode_page` instead of failing the page.
-The Structs use ``gc=False`` (they never form cycles) and ``kw_only=True``, following
-msgspec's performance tips; the wire format is objects, so ``array_like`` is not an option.
+Pages are decoded in msgspec's lax mode (``strict=False``), which already turns numeric
+strings into floats and ints and ``"true"``/``"false"`` into bools, in C; one cheap pass
+(:func:`normalise_coordinates`) then puts swapped or out-of-range coordinates right.
+Rarer sloppiness (a number where a code belongs, junk where a number belongs, text where
+an object belongs) makes the fast decoder refuse the page, and
+:func:`~satusehat_async.msi.decode.decode_page` repairs that page record by record with
+the normalisers below, so no record and no page is lost. The Structs use ``gc=False``
+(they never form cycles) and ``kw_only=True``, following msgspec's performance tips; the
+wire format is objects, so ``array_like`` is not an option.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -32,33 +36,28 @@ __all__ = [
     "SaranaAdministrasi",
     "SubJenis",
     "Wilayah",
+    "normalise_coordinates",
+    "to_code",
+    "to_coordinate",
+    "to_count",
+    "to_flag",
 ]
-
-if TYPE_CHECKING:
-    # What callers see: the normalised types.
-    _Code = str
-    _Coordinate = float
-    _Flag = bool
-    _Count = int
-else:
-    # What the decoder accepts; __post_init__ narrows each to the type above.
-    _Code = str | int | float
-    _Coordinate = float | int | str
-    _Flag = bool | int | str
-    _Count = int | float | str
 
 _TRUE = frozenset({"true", "1", "t", "y", "yes", "ya"})
 _FALSE = frozenset({"false", "0", "f", "n", "no", "tidak"})
 
 
-def _code(value: Any) -> str | None:
-    """A code as text: ``32`` -> ``"32"``, ``3271.0`` -> ``"3271"``."""
+def to_code(value: Any) -> str | None:
+    """A code as text: ``32`` -> ``"32"``, ``3271.0`` -> ``"3271"``; None for a bool."""
+    if isinstance(value, bool):
+        return None
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else str(value)
     return str(value)
 
 
-def _flag(value: Any) -> bool | None:
+def to_flag(value: Any) -> bool | None:
+    """A flag as a bool: ``"true"``, ``"1"``, ``1``, ``"ya"`` -> True; unknown -> None."""
     if isinstance(value, int):  # bool is an int too
         return bool(value) if value in (0, 1) else None
     text = str(value).strip().lower()
@@ -67,7 +66,7 @@ def _flag(value: Any) -> bool | None:
     return False if text in _FALSE else None
 
 
-def _coordinate(value: Any) -> float | None:
+def to_coordinate(value: Any) -> float | None:
     """A coordinate as a finite float, or None for empty or junk text."""
     if isinstance(value, str):
         text = value.strip()
@@ -77,12 +76,17 @@ def _coordinate(value: Any) -> float | None:
             number = float(text)
         except ValueError:
             return None
-    else:
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
+    else:
+        return None
     return number if math.isfinite(number) else None
 
 
-def _count(value: Any) -> int | None:
+def to_count(value: Any) -> int | None:
+    """A count as an int (``"1849"`` -> 1849); None for junk."""
+    if isinstance(value, bool):
+        return None
     try:
         return int(float(value))
     except (TypeError, ValueError, OverflowError):
@@ -96,30 +100,18 @@ class _Record(msgspec.Struct, kw_only=True, gc=False):
 class Wilayah(_Record):
     """A region (``provinsi`` or ``kabkota``): Kemendagri code, name, BPS and pre-split codes."""
 
-    kode: _Code | None = None
+    kode: str | None = None
     nama: str | None = None
-    kode_bps: _Code | None = None
-    kode_lama: _Code | None = None
-
-    def __post_init__(self) -> None:
-        if self.kode is not None and self.kode.__class__ is not str:
-            self.kode = _code(self.kode)
-        if self.kode_bps is not None and self.kode_bps.__class__ is not str:
-            self.kode_bps = _code(self.kode_bps)
-        if self.kode_lama is not None and self.kode_lama.__class__ is not str:
-            self.kode_lama = _code(self.kode_lama)
+    kode_bps: str | None = None
+    kode_lama: str | None = None
 
 
 class JenisSarana(_Record):
     """The facility type (``kode`` ``"101"``-``"104"`` or another code), with its names."""
 
-    kode: _Code | None = None
+    kode: str | None = None
     nama: str | None = None
     nama_alt: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kode is not None and self.kode.__class__ is not str:
-            self.kode = _code(self.kode)
 
 
 class SubJenis(JenisSarana):
@@ -129,44 +121,32 @@ class SubJenis(JenisSarana):
 class KelasSarana(_Record):
     """The facility class, e.g. ``"nakes"``."""
 
-    kode: _Code | None = None
+    kode: str | None = None
     nama: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kode is not None and self.kode.__class__ is not str:
-            self.kode = _code(self.kode)
 
 
 class SaranaAdministrasi(_Record):
     """The facility that is the administrative parent of this one (often all null)."""
 
-    kode: _Code | None = None
+    kode: str | None = None
     nama: str | None = None
-    kode_sarana: _Code | None = None
-    status_aktif: _Flag | None = None
+    kode_sarana: str | None = None
+    status_aktif: bool | None = None
     status_sarana: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kode is not None and self.kode.__class__ is not str:
-            self.kode = _code(self.kode)
-        if self.kode_sarana is not None and self.kode_sarana.__class__ is not str:
-            self.kode_sarana = _code(self.kode_sarana)
-        if self.status_aktif is not None and self.status_aktif.__class__ is not bool:
-            self.status_aktif = _flag(self.status_aktif)
 
 
 class Facility(_Record):
     """One health facility (FASYANKES) of the registry: the 47 documented fields."""
 
-    kode_satusehat: _Code | None = None
-    kode_sarana: _Code | None = None
+    kode_satusehat: str | None = None
+    kode_sarana: str | None = None
     nama: str | None = None
     telp: str | None = None
     email: str | None = None
     website: str | None = None
-    longitude: _Coordinate | None = None
-    latitude: _Coordinate | None = None
-    operasional: _Flag | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    operasional: bool | None = None
     wilayah_perairan_darat: str | None = None
     wilayah_karakteristik: str | None = None
     sarana_administrasi: SaranaAdministrasi | None = None
@@ -177,33 +157,37 @@ class Facility(_Record):
     subjenis: SubJenis | None = None
     kelas_sarana: KelasSarana | None = None
     status_sarana: str | None = None
-    status_aktif: _Flag | None = None
+    status_aktif: bool | None = None
 
-    def __post_init__(self) -> None:
-        if self.kode_satusehat is not None and self.kode_satusehat.__class__ is not str:
-            self.kode_satusehat = _code(self.kode_satusehat)
-        if self.kode_sarana is not None and self.kode_sarana.__class__ is not str:
-            self.kode_sarana = _code(self.kode_sarana)
-        if self.operasional is not None and self.operasional.__class__ is not bool:
-            self.operasional = _flag(self.operasional)
-        if self.status_aktif is not None and self.status_aktif.__class__ is not bool:
-            self.status_aktif = _flag(self.status_aktif)
-        latitude, longitude = self.latitude, self.longitude
-        if latitude is None and longitude is None:
-            return
-        if latitude is not None and latitude.__class__ is not float:
-            latitude = _coordinate(latitude)
-        if longitude is not None and longitude.__class__ is not float:
-            longitude = _coordinate(longitude)
-        # A latitude beyond +-90 with a longitude that would fit is a swapped pair.
-        if latitude is not None and not -90.0 <= latitude <= 90.0:
-            if longitude is not None and -90.0 <= longitude <= 90.0 and -180 <= latitude <= 180:
-                latitude, longitude = longitude, latitude
-            else:
-                latitude = None
-        if longitude is not None and not -180.0 <= longitude <= 180.0:
-            longitude = None
-        self.latitude, self.longitude = latitude, longitude
+
+def _fix_coordinates(facility: Facility) -> None:
+    latitude = to_coordinate(facility.latitude) if facility.latitude is not None else None
+    longitude = to_coordinate(facility.longitude) if facility.longitude is not None else None
+    # A latitude beyond +-90 with a longitude that would fit is a swapped pair.
+    if latitude is not None and not -90.0 <= latitude <= 90.0:
+        if longitude is not None and -90.0 <= longitude <= 90.0 and -180.0 <= latitude <= 180.0:
+            latitude, longitude = longitude, latitude
+        else:
+            latitude = None
+    if longitude is not None and not -180.0 <= longitude <= 180.0:
+        longitude = None
+    facility.latitude, facility.longitude = latitude, longitude
+
+
+def normalise_coordinates(facilities: list[Facility]) -> None:
+    """Put swapped pairs back and drop out-of-range or non-finite coordinates (in place).
+
+    One cheap pass that only reads in the common case (floats in range, or nulls); NaN
+    fails the range test, so it is caught too.
+    """
+    for facility in facilities:
+        latitude = facility.latitude
+        longitude = facility.longitude
+        if (latitude is None or -90.0 <= latitude <= 90.0) and (
+            longitude is None or -180.0 <= longitude <= 180.0
+        ):
+            continue
+        _fix_coordinates(facility)
 
 
 class FacilityPage(_Record):
@@ -213,19 +197,11 @@ class FacilityPage(_Record):
     server reported for the query at the time (there is no record count).
     """
 
-    status_code: _Count | None = None
+    status_code: int | None = None
     message: str | None = None
-    page: _Count | None = None
-    total_page: _Count | None = None
+    page: int | None = None
+    total_page: int | None = None
     data: list[Facility] | None = None
-
-    def __post_init__(self) -> None:
-        if self.status_code is not None and self.status_code.__class__ is not int:
-            self.status_code = _count(self.status_code)
-        if self.page is not None and self.page.__class__ is not int:
-            self.page = _count(self.page)
-        if self.total_page is not None and self.total_page.__class__ is not int:
-            self.total_page = _count(self.total_page)
 
     @property
     def facilities(self) -> list[Facility]:
