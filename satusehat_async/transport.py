@@ -35,7 +35,7 @@ from satusehat_async.retry import RetryPolicy, is_idempotent, is_retryable
 if TYPE_CHECKING:
     from satusehat_async.auth import TokenProvider
 
-__all__ = ["ParamValue", "Params", "Response", "Transport", "encode_params"]
+__all__ = ["ParamValue", "Params", "Response", "Transport", "encode_params", "transport_error"]
 
 logger = logging.getLogger("satusehat_async.transport")
 
@@ -285,31 +285,9 @@ class Transport:
                     url=str(url),
                     attempts=attempt,
                 )
-        except asyncio.TimeoutError as exc:
-            error_name = "timeout"
-            raise RequestTimeout(
-                f"{method} {redact_url(url)}: no answer within the timeout",
-                method=method,
-                url=redact_url(url),
-                sent=True,
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            # Refused, unreachable, DNS, TLS handshake: the request never left.
-            error_name = type(exc).__name__
-            raise TransportError(
-                f"{method} {redact_url(url)}: cannot connect ({exc.strerror or exc})",
-                method=method,
-                url=redact_url(url),
-                sent=False,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            error_name = type(exc).__name__
-            raise TransportError(
-                f"{method} {redact_url(url)}: connection failed ({type(exc).__name__}: {exc})",
-                method=method,
-                url=redact_url(url),
-                sent=True,
-            ) from exc
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            error_name = "timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+            raise transport_error(exc, method, url) from exc
         finally:
             self._observe(method, url, status, begin, attempt, request_id, error_name)
 
@@ -351,6 +329,33 @@ class Transport:
                 hook(event)
             except Exception:  # a broken metrics hook must never break a request
                 logger.exception("request hook %r failed", hook)
+
+
+def transport_error(
+    exc: asyncio.TimeoutError | aiohttp.ClientError, method: str, url: URL
+) -> TransportError:
+    """Map an aiohttp failure to our error; ``sent`` is False only when it never left."""
+    where = redact_url(url)
+    if isinstance(exc, asyncio.TimeoutError):
+        return RequestTimeout(
+            f"{method} {where}: no answer within the timeout", method=method, url=where
+        )
+    # aiohttp messages may quote the URL: never with its (possibly personal) query values.
+    detail = str(exc).replace(str(url), where)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # Refused, unreachable, DNS, TLS handshake: the request never left.
+        return TransportError(
+            f"{method} {where}: cannot connect ({exc.strerror or detail})",
+            method=method,
+            url=where,
+            sent=False,
+        )
+    return TransportError(
+        f"{method} {where}: connection failed ({type(exc).__name__}: {detail})",
+        method=method,
+        url=where,
+        sent=True,
+    )
 
 
 def _consent_error(response: Response) -> APIError | None:
