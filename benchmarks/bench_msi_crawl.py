@@ -101,7 +101,7 @@ def row(name: str, value: str, note: str = "") -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--facilities", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per no-latency timing")
+    parser.add_argument("--repeat", type=int, default=9, help="ours/aiohttp pairs, no latency")
     parser.add_argument("--latency", type=float, default=0.25)
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -109,7 +109,9 @@ def main() -> int:
     server = Server(args.facilities)
     ok = True
     try:
-        # -- no latency: ours vs the hand-written loop, interleaved, best of N -------------
+        # -- no latency: ours vs the hand-written loop, interleaved, N pairs -------------
+        # The machine is shared (noisy): runs alternate, and the target is judged on the
+        # median of the per-pair ratios, which drifting load affects least.
         times: dict[str, list[float]] = {"ours": [], "aiohttp": []}
         results: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
@@ -126,17 +128,20 @@ def main() -> int:
             print(f"!! the crawls disagree: {results}")
             ok = False
         best = {k: min(v) for k, v in times.items()}
+        median = {k: statistics.median(v) for k, v in times.items()}
         print(f"\nno latency, concurrency 4, {pages} pages, {facilities:,} facilities")
-        print(f"  (best of {args.repeat}; median in brackets; peak RSS of the client process)")
+        print(f"  ({args.repeat} interleaved runs of ours and aiohttp: best [median];")
+        print("   peak RSS of the client process; time relative to ours)")
         for variant in ("ours", "aiohttp", "aiohttp-min", "requests"):
-            median = statistics.median(times[variant])
             row(
                 variant,
                 f"{best[variant]:.2f} s",
-                f"[{median:.2f} s]  {results[variant]['maxrss_mib']:.0f} MiB"
-                f"  {best[variant] / best['ours']:.2f}x ours",
+                f"[{median[variant]:.2f} s]  {results[variant]['maxrss_mib']:.0f} MiB"
+                f"  {median[variant] / median['ours']:.2f}x",
             )
-        ratio_floor = best["ours"] / best["aiohttp"]
+        pairs = [a / b for a, b in zip(times["ours"], times["aiohttp"], strict=True)]
+        ratio_floor = statistics.median(pairs)
+        row("ours / aiohttp, per pair", f"{ratio_floor:.2f}x", f"(min {min(pairs):.2f}x)")
         ok &= ratio_floor <= 1.25
 
         # -- latency: ours vs the ideal number of round trips -----------------------------
@@ -161,7 +166,11 @@ def main() -> int:
         ok &= growth <= 64
 
         print("\ntargets")
-        row("no latency: ours / hand-written aiohttp <= 1.25", f"{ratio_floor:.2f}x")
+        row(
+            "no latency: ours / hand-written aiohttp <= 1.25",
+            f"{ratio_floor:.2f}x",
+            "(median pair)",
+        )
         row("250 ms latency: ours / ideal <= 1.15", f"{ratio_ideal:.2f}x")
         row("memory: 200k - 20k <= 64 MiB", f"{growth:.1f} MiB")
         print("all targets met" if ok else "!! a target was missed")

@@ -143,10 +143,12 @@ async def handwritten(base: str, concurrency: int, minimal: bool) -> dict[str, A
         started, cpu = time.perf_counter(), time.process_time()
 
         async def fetch(page: int) -> Any:
-            async with semaphore:
-                async with session.get(base + MSI, params=_params(page), headers=headers) as r:
-                    r.raise_for_status()
-                    body = await r.read()
+            async with (
+                semaphore,
+                session.get(base + MSI, params=_params(page), headers=headers) as r,
+            ):
+                r.raise_for_status()
+                body = await r.read()
             return decoder.decode(body)
 
         counts: Counter[str | None] = Counter()
@@ -194,9 +196,7 @@ def sequential(base: str) -> dict[str, Any]:
         return _result(elapsed, cpu, total, counts)
 
 
-def _result(
-    elapsed: float, cpu: float, pages: int, counts: Counter[str | None]
-) -> dict[str, Any]:
+def _result(elapsed: float, cpu: float, pages: int, counts: Counter[str | None]) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(sorted(counts.items(), key=str)).encode()).hexdigest()
     return {
         "elapsed": elapsed,

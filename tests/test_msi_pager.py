@@ -335,3 +335,31 @@ async def test_dedupe_keeps_codes_that_only_look_alike_apart() -> None:
     codes = [f.kode_satusehat async for f in stream]
     assert codes == ["0012", "12", "ABC", "١٢", None, None]
     assert stream.stats.duplicates_skipped == 4
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        ["1000000001", "1000000002"],
+        ["0000000001", "1000000002"],
+        ["1", "2", "10"],
+        ["0", "00"],
+        ["", "1"],
+        ["+12", "12"],
+        ["1_000", "1000"],
+        [" 12", "12"],
+        ["12", None],
+        ["1234567890", "01234567890"],
+        ["01234567890", "12345678901"],
+        ["123", "12", "1234"],
+        [],
+    ],
+)
+def test_dedupe_keys_are_exact(codes: list[str | None]) -> None:
+    from satusehat_async.msi.pager import _keys
+
+    keys = _keys(codes)
+    assert len(set(keys)) == len(set(codes))  # distinct codes, distinct keys
+    assert _keys(list(codes)) == keys
+    for code, key in zip(codes, keys, strict=True):
+        assert key == code or str(key) == code

@@ -2,9 +2,11 @@
 
 Page 1 (or ``start_page``) is fetched alone: it tells ``total_page``. The following pages
 are scheduled as tasks in a window of ``2 * concurrency`` pages ahead of the consumer;
-each task holds the crawl's semaphore only while its request is in flight, and decodes
-its page after releasing it. Pages are yielded strictly in page order, so memory is
-bounded by the window whatever the size of the registry.
+each task holds the crawl's semaphore only while its request is in flight. A page is
+decoded (one cached msgspec decoder, outside the semaphore) when the consumer asks for it,
+so the window holds compact bodies and the decoded objects are cache-hot when read.
+Pages are yielded strictly in page order, so memory is bounded by the window whatever the
+size of the registry (plus the set of codes seen, a few bytes per facility).
 
 The tasks never reference the iterator object, so dropping it (a plain ``break``)
 runs ``__del__`` at once, which cancels them; ``aclose()`` (or ``contextlib.aclosing``,
@@ -16,23 +18,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import operator
 import time
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from satusehat_async.msi.decode import decode_page
 from satusehat_async.msi.models import Facility, FacilityPage
 from satusehat_async.msi.query import FacilityQuery
 
 if TYPE_CHECKING:
-    from satusehat_async.transport import Transport
+    from satusehat_async.transport import Response, Transport
 
 __all__ = ["CrawlStats", "FacilityPages", "FacilityStream", "TotalPageChange"]
 
 logger = logging.getLogger("satusehat_async.msi")
 
-_Fetched = tuple[FacilityPage, int, int]  # page, attempts, repaired records
+_KODE = operator.attrgetter("kode_satusehat")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +87,25 @@ class CrawlStats:
         return end - self.started_at
 
 
-def _keys(codes: Iterable[str | None]) -> list[int | str | None]:
-    """The dedupe keys of ``kode_satusehat`` codes: an int for the usual all-digit code.
+def _keys(codes: list[str | None]) -> list[int | str | None]:
+    """The dedupe keys of ``kode_satusehat`` codes: ints for the usual all-digit codes.
 
     New ints rather than the pages' own strings: keeping 500,000 of those alive would pin
     the memory of every page they came from (fragmenting the allocator and measurably
-    slowing every later decode), and an int is smaller. Leading zeros keep the text.
+    slowing every later decode), and an int is smaller. A code with a leading zero, a
+    sign or anything but ASCII digits keeps its text, so distinct codes never collide.
     """
+    if codes and None not in codes:
+        # The usual page, checked in bulk (C loops): all ASCII digits, and every int as long
+        # as the first code while the total length allows no more: so every code has that
+        # length and no leading zero.
+        texts = cast("list[str]", codes)
+        joined = "".join(texts)
+        width = len(texts[0])
+        if width and len(joined) == width * len(texts) and joined.isdigit() and joined.isascii():
+            numbers = list(map(int, texts))
+            if min(numbers) >= 10 ** (width - 1):
+                return cast("list[int | str | None]", numbers)
     return [
         int(c) if c is not None and c.isdigit() and c.isascii() and c[0] != "0" else c
         for c in codes
@@ -111,14 +126,10 @@ class _Fetcher:
         self.page_size = page_size
         self.semaphore = asyncio.Semaphore(limit)
 
-    async def fetch(self, number: int) -> _Fetched:
+    async def fetch(self, number: int) -> Response:
         params = self.query.params(page=number, page_size=self.page_size)
         async with self.semaphore:
-            response = await self.transport.send("GET", self.url, params=params)
-        # Decoding is CPU work: done after releasing the slot so the next request can start.
-        page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
-        page.page = number
-        return page, response.attempts, repaired
+            return await self.transport.send("GET", self.url, params=params)
 
 
 class FacilityPages:
@@ -145,10 +156,11 @@ class FacilityPages:
         self.concurrency = concurrency
         self.start_page = start_page
         self.stats = CrawlStats()
-        self._seen: set[int | str | None] = set(_keys(seen or ()))
+        self._seen: set[int | str | None] = set(_keys(list(seen or ())))
+        self.url = url
         self._fetcher = _Fetcher(transport, url, query, page_size, concurrency)
         self._window = 2 * concurrency
-        self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
+        self._tasks: dict[int, asyncio.Task[Response]] = {}
         self._next_to_schedule = start_page
         self._next_to_yield = start_page
         self._last_page: int | None = None  # None until a page told us
@@ -184,17 +196,21 @@ class FacilityPages:
             # page first (freeing its slot for a later page) but the whole window at once.
             if not task.done():
                 await asyncio.wait((task,))
-            page, attempts, repaired = task.result()
+            response = task.result()
+            del self._tasks[number]
+            self._next_to_yield = number + 1
+            self._schedule()  # the next request starts while this page is decoded
+            # Decoded here, outside the semaphore and just before the consumer reads it:
+            # the window holds compact bodies, and the page's objects are cache-hot.
+            page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
         except BaseException:
             # A failed page (after the transport's retries), or the consumer was cancelled:
             # the crawl is over either way.
             await self.aclose()
             raise
-        del self._tasks[number]
-        self._next_to_yield = number + 1
-        await self._account(page, number, attempts, repaired)
-        # Refill the window now, so fetching overlaps with the consumer's work on this page.
-        self._schedule()
+        page.page = number
+        await self._account(page, number, response.attempts, repaired)
+        self._schedule()  # a grown total_page may open the window further
         return page
 
     def _schedule(self) -> None:
@@ -239,11 +255,15 @@ class FacilityPages:
 
     def _dedupe(self, facilities: list[Facility]) -> list[Facility]:
         seen = self._seen
-        keys = _keys([f.kode_satusehat for f in facilities])
-        fresh = set(keys)
-        if len(fresh) == len(keys) and None not in fresh and seen.isdisjoint(fresh):
-            seen |= fresh  # the common case, in C: every code new and distinct
-            return facilities
+        keys = _keys(list(map(_KODE, facilities)))
+        # The common case in two C passes over the big set: no code seen before, and (the
+        # size grows by one per row) none repeated within the page nor missing.
+        if seen.isdisjoint(keys):
+            before = len(seen)
+            seen.update(keys)
+            if len(seen) - before == len(keys) and None not in seen:
+                return facilities
+            seen.difference_update(keys)  # undo, then take the careful path
         kept: list[Facility] = []
         for facility, key in zip(facilities, keys, strict=True):
             if key is not None:
