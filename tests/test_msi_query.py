@@ -142,3 +142,11 @@ def test_fingerprint_is_stable_and_query_specific() -> None:
     assert a == b and a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != c.fingerprint()
     assert len(a.fingerprint()) == 16
+
+
+def test_params_carry_plain_ints_whatever_the_python_version() -> None:
+    for query in (FacilityQuery.build(), FacilityQuery.build(jenis_sarana=FacilityType.KLINIK)):
+        codes = query.params(page=1, page_size=10)["jenis_sarana"]
+        assert isinstance(codes, list)
+        assert all(type(code) is int for code in codes)
+        assert [str(code) for code in codes][-1] in ("103", "104")

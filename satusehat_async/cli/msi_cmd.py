@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,10 +188,34 @@ async def crawl_command(args: argparse.Namespace) -> int:
             print(f"msi crawl: {args.output} is already complete", file=sys.stderr)
             return 0
     try:
-        return await _crawl(args, query, encode, header, export)
+        with _ctrl_c_cancels_this_task():
+            return await _crawl(args, query, encode, header, export)
     finally:
         if export is not None:
             export.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels_this_task() -> Iterator[None]:
+    """Make Ctrl-C cancel the crawl (as ``asyncio.run`` does itself from Python 3.11).
+
+    On 3.10 a KeyboardInterrupt would surface anywhere in the loop, and the one-line
+    message with the resume hint would be followed by the main entry point's own.
+    """
+    task = asyncio.current_task()
+    if sys.version_info >= (3, 11) or task is None:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _crawl(

@@ -20,6 +20,7 @@ import msgspec
 from satusehat_async.errors import ValidationError
 
 __all__ = [
+    "ALL_NAMED_TYPES",
     "MAX_PAGE_SIZE",
     "SOURCE_SYSTEMS",
     "STATUS_SARANA",
@@ -68,6 +69,9 @@ class FacilityType(enum.IntEnum):
     """A hospital."""
 
 
+#: Every named type as plain ints (an IntEnum's str() differs between Python versions).
+ALL_NAMED_TYPES: tuple[int, ...] = tuple(int(t) for t in FacilityType)
+
 DateLike: TypeAlias = "dt.date | str"
 JenisSaranaArg: TypeAlias = "int | str | Iterable[int | str]"
 
@@ -95,7 +99,7 @@ def _text(name: str, value: object) -> str | None:
 
 def _jenis(value: JenisSaranaArg | None) -> tuple[int, ...]:
     if value is None:
-        return tuple(FacilityType)
+        return ALL_NAMED_TYPES
     items: Iterable[Any] = [value] if isinstance(value, (int, str)) else value
     codes: list[int] = []
     for item in items:
@@ -153,7 +157,7 @@ class FacilityQuery:
     Without ``jenis_sarana`` the query covers the four named facility types.
     """
 
-    jenis_sarana: tuple[int, ...] = tuple(FacilityType)
+    jenis_sarana: tuple[int, ...] = ALL_NAMED_TYPES
     kode_provinsi: str | None = None
     kode_kabkota: str | None = None
     kode_kecamatan: str | None = None
