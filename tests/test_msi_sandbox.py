@@ -150,6 +150,15 @@ async def test_registry_growing_mid_crawl_is_reported_and_deduplicated(
         assert "total_page changed from 12 to 14" in caplog.text
 
 
+async def test_a_single_page_crawl_sends_one_request() -> None:
+    async with Sandbox(facilities=50, latency=0.01) as sb, sb.client() as client:
+        await client.get_token()
+        sb.reset_stats()
+        crawl = client.msi.facilities(page_size=100)
+        assert len([f async for f in crawl]) == 50
+        assert sb.stats.requests == 1 and crawl.stats.total_page == 1
+
+
 async def test_validation_error_before_any_request() -> None:
     async with Sandbox(facilities=10) as sb, sb.client() as client:
         with pytest.raises(ValidationError):

@@ -273,7 +273,8 @@ async def _crawl(
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, like other command-line tools.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        os.close(devnull)
         return 0
     print(_summary(stats, before + stats.facilities, target), file=sys.stderr)
     return 0

@@ -199,7 +199,8 @@ class FacilityPages:
             response = task.result()
             del self._tasks[number]
             self._next_to_yield = number + 1
-            self._schedule()  # the next request starts while this page is decoded
+            if self._last_page is not None:
+                self._schedule()  # the next request starts while this page is decoded
             # Decoded here, outside the semaphore and just before the consumer reads it:
             # the window holds compact bodies, and the page's objects are cache-hot.
             page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
