@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
-from satusehat_async.errors import APIError, AuthenticationError, SatuSehatError
+from satusehat_async.errors import (
+    APIError,
+    AuthenticationError,
+    CircuitOpenError,
+    SatuSehatError,
+    TransportError,
+)
 
 if TYPE_CHECKING:
     from satusehat_async.redis_store import RedisTokenStore as RedisTokenStore
@@ -188,7 +194,7 @@ class TokenProvider:
         clock: Clock = time.time,
         refresh_margin: float = 60.0,
         refresh_fraction: float = 0.1,
-        failure_cooldown: float = 5.0,
+        failure_cooldown: float = 15.0,
         max_failure_cooldown: float = 60.0,
         on_refresh: Callable[[], None] | None = None,
     ) -> None:
@@ -247,13 +253,11 @@ class TokenProvider:
             try:
                 token = await self._fetch()
             except SatuSehatError as exc:
-                self._failures += 1
-                delay = min(self._max_cooldown, self._cooldown * 2 ** (self._failures - 1))
-                if isinstance(exc, AuthenticationError) and exc.status in (400, 401, 403):
-                    delay = self._max_cooldown  # wrong credentials will not fix themselves
-                self._failed_until = self.clock() + delay
-                self._last_error = exc
-                logger.warning("token request failed (%s); next attempt in %.0fs", exc, delay)
+                # Hold back only when the endpoint was reached: a refused connection or an
+                # open circuit sent nothing it could punish.
+                unsent = isinstance(exc, TransportError) and not exc.sent
+                if not (unsent or isinstance(exc, CircuitOpenError)):
+                    self._record_failure(exc)
                 if stale is not None and self.clock() < stale.expires_at:
                     return stale
                 raise
@@ -267,6 +271,16 @@ class TokenProvider:
         self._cached = token
         logger.debug("token refreshed; valid for %.0fs", token.lifetime)
         return token
+
+    def _record_failure(self, exc: SatuSehatError) -> None:
+        """Hold back from the token endpoint: it is said to punish retries after a failure."""
+        self._failures += 1
+        delay = min(self._max_cooldown, self._cooldown * 2 ** (self._failures - 1))
+        if isinstance(exc, AuthenticationError) and exc.status in (400, 401, 403):
+            delay = self._max_cooldown  # wrong credentials will not fix themselves
+        self._failed_until = self.clock() + delay
+        self._last_error = exc
+        logger.warning("token request failed (%s); next attempt in %.0fs", exc, delay)
 
     async def invalidate(self, access_token: str) -> None:
         """Forget ``access_token`` after a 401, unless a newer token already replaced it."""
@@ -290,13 +304,16 @@ class TokenProvider:
             logger.warning("token store unavailable (%s); token kept in process only", exc)
 
 
-def _cooldown_error(previous: SatuSehatError, wait: float) -> AuthenticationError:
+def _cooldown_error(previous: SatuSehatError, wait: float) -> SatuSehatError:
+    """The error raised while holding back: the same kind as the failure that caused it."""
     text = f"token endpoint failed recently, not asking again for {wait:.0f}s: {previous}"
     if isinstance(previous, APIError):
         return AuthenticationError(
             text, status=previous.status, request_id=previous.request_id, body=previous.body
         )
-    return AuthenticationError(text, status=0)
+    if isinstance(previous, TransportError):
+        return type(previous)(text, method=previous.method, url=previous.url, sent=False)
+    return SatuSehatError(text)
 
 
 def __getattr__(name: str) -> Any:

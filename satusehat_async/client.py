@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SatuSehatClient"]
 
-# The token endpoint is said to punish bursts: a few spaced attempts, then give up.
-TOKEN_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=4.0, max_time=30.0)
+# The token endpoint is said to allow about one attempt a minute after a failure: one
+# spaced retry for a passing fault, then TokenProvider holds back (15, 30, 60 s).
+TOKEN_RETRY = RetryPolicy(max_attempts=2, base_delay=2.0, max_delay=2.0, max_time=30.0)
 
 
 class SatuSehatClient:

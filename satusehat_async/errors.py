@@ -31,6 +31,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "ValidationError",
+    "body_summary",
     "consent_error_from_body",
     "error_from_response",
     "parse_retry_after",
@@ -56,14 +57,28 @@ class TransportError(SatuSehatError):
     """The request failed below HTTP: connection refused or reset, DNS, TLS, dropped answer.
 
     ``sent`` tells whether the request may have reached the server (``False`` only when
-    it provably did not, such as a refused connection).
+    it provably did not, such as a refused connection). ``transient`` is False for
+    failures that retrying cannot heal (a TLS certificate problem).
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", sent: bool = True):
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        sent: bool = True,
+        transient: bool = True,
+    ):
         super().__init__(message)
         self.method = method
         self.url = url
         self.sent = sent
+        self.transient = transient
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (process pools, task queues) despite keyword-only arguments.
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class RequestTimeout(TransportError):
@@ -80,6 +95,9 @@ class CircuitOpenError(SatuSehatError):
         )
         self.host = host
         self.retry_in = retry_in
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class APIError(SatuSehatError):
@@ -114,6 +132,9 @@ class APIError(SatuSehatError):
         self.url = url
         super().__init__(self._format())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
     def _format(self) -> str:
         text = f"HTTP {self.status}: {self.message}"
         if self.request_id:
@@ -132,6 +153,14 @@ class APIError(SatuSehatError):
             f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
             f"request_id={self.request_id!r})"
         )
+
+
+def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    """Unpickle an exception without calling its ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class BadRequestError(APIError):
@@ -287,6 +316,11 @@ def _text_message(text: str, content_type: str | None) -> str:
         raw = match.group(1).decode(errors="replace") if match else _TAGS.sub(" ", text)
         return _clip(html.unescape(raw))
     return _clip(text)
+
+
+def body_summary(body: bytes, content_type: str | None = None) -> str:
+    """A short one-line description of a non-JSON body (an HTML page's title, clipped text)."""
+    return _text_message(body.decode("utf-8", errors="replace"), content_type)
 
 
 def error_from_response(

@@ -11,10 +11,28 @@ from yarl import URL
 
 __all__ = ["Metrics", "RequestEvent", "endpoint_label", "redact_url"]
 
-# Query parameters whose values never reach a log line or a metric label: credentials,
-# and personal data (a NIK inside `identifier=...|3201...`).
+# Query parameters whose values never reach a log line, a hook or a metric label:
+# credentials, and personal data (a NIK inside `identifier=...|3201...`, a patient's name,
+# birth date, gender, contact details — every Patient search parameter).
 SENSITIVE_PARAMS = frozenset(
-    {"client_id", "client_secret", "access_token", "token", "identifier", "nik", "password"}
+    {
+        "client_id",
+        "client_secret",
+        "access_token",
+        "token",
+        "password",
+        "identifier",
+        "nik",
+        "name",
+        "given",
+        "family",
+        "birthdate",
+        "gender",
+        "address",
+        "phone",
+        "telecom",
+        "email",
+    }
 )
 _ID_SEGMENT = re.compile(r"^(?:[A-Za-z]?\d{5,}|[0-9a-fA-F-]{20,})$")
 

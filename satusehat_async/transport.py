@@ -9,7 +9,9 @@ answer is) are delegated to the pure modules :mod:`~satusehat_async.retry` and
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from satusehat_async.errors import (
     RequestTimeout,
     SatuSehatError,
     TransportError,
+    ValidationError,
+    body_summary,
     consent_error_from_body,
     error_from_response,
 )
@@ -64,26 +68,57 @@ class Response:
         return self.headers.get("X-Request-Id")
 
     def json(self) -> Any:
-        """The body decoded as JSON (None for an empty body)."""
-        return msgspec.json.decode(self.body) if self.body.strip() else None
+        """The body decoded as JSON (None for an empty body).
+
+        A 2xx answer that is not JSON (a gateway's HTML maintenance page) raises APIError.
+        """
+        if not self.body.strip():
+            return None
+        try:
+            return msgspec.json.decode(self.body)
+        except msgspec.DecodeError:
+            content_type = self.headers.get("Content-Type")
+            raise APIError(
+                f"expected JSON, got {content_type or 'no content type'}: "
+                + body_summary(self.body, content_type),
+                status=self.status,
+                request_id=self.request_id,
+                body=self.body.decode("utf-8", errors="replace"),
+                method=self.method,
+                url=redact_url(self.url),
+            ) from None
 
 
-def _scalar(value: Scalar) -> str:
+def _scalar(key: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"query parameter {key!r} must be a finite number, got {value}")
+        return repr(value)
+    raise ValidationError(
+        f"query parameter {key!r} must be a string, number or bool, not {type(value).__name__}"
+    )
 
 
 def encode_params(params: Params | None) -> list[tuple[str, str]]:
-    """Query parameters as pairs: list values repeat the key, None is left out, bools lower-case."""
+    """Query parameters as pairs: list values repeat the key, None is left out, bools lower-case.
+
+    Anything else (None inside a list, NaN, a dict...) raises ValidationError: nothing is
+    sent with a parameter that would not mean what the caller thinks.
+    """
     pairs: list[tuple[str, str]] = []
     for key, value in (params or {}).items():
         if value is None:
             continue
         if isinstance(value, (list, tuple, set, frozenset)):
-            pairs.extend((key, _scalar(v)) for v in value)
+            pairs.extend((key, _scalar(key, v)) for v in value)
         else:
-            pairs.append((key, _scalar(value)))  # type: ignore[arg-type]
+            pairs.append((key, _scalar(key, value)))
     return pairs
 
 
@@ -191,7 +226,12 @@ class Transport:
                 error = exc
             else:
                 status = response.status
-                if status == 401 and token is not None and not replayed_401:
+                if (
+                    status == 401
+                    and token is not None
+                    and not replayed_401
+                    and _token_problem(response)
+                ):
                     # Expired or revoked: refresh once and replay, without spending a retry.
                     replayed_401 = True
                     assert self.tokens is not None
@@ -243,8 +283,8 @@ class Transport:
             return False
         if self._monotonic() - started >= policy.max_time:
             return False
-        if isinstance(error.__cause__, aiohttp.ClientSSLError):
-            return False  # a certificate problem does not heal by retrying
+        if isinstance(error, TransportError) and not error.transient:
+            return False
         return is_retryable(error, idempotent=may_resend, policy=policy)
 
     def _record(self, host: str, *, ok: bool) -> None:
@@ -287,7 +327,9 @@ class Transport:
                 )
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             error_name = "timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
-            raise transport_error(exc, method, url) from exc
+            # `from None`: aiohttp's own message may quote the full URL (a NIK in the query)
+            # and would reach tracebacks and error trackers through the chain.
+            raise transport_error(exc, method, url) from None
         finally:
             self._observe(method, url, status, begin, attempt, request_id, error_name)
 
@@ -340,18 +382,23 @@ def transport_error(
         return RequestTimeout(
             f"{method} {where}: no answer within the timeout", method=method, url=where
         )
-    # aiohttp messages may quote the URL: never with its (possibly personal) query values.
-    detail = str(exc).replace(str(url), where)
+    # aiohttp's messages may quote the URL with its query (a NIK, a name): keep only the
+    # error's kind and the OS's reason, never its text.
+    code = getattr(exc, "errno", None)
+    reason = errno.errorcode.get(code) if isinstance(code, int) else None
+    detail = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorError):
         # Refused, unreachable, DNS, TLS handshake: the request never left.
         return TransportError(
-            f"{method} {where}: cannot connect ({exc.strerror or detail})",
+            f"{method} {where}: cannot connect ({detail})",
             method=method,
             url=where,
             sent=False,
+            # a certificate problem does not heal by retrying
+            transient=not isinstance(exc, aiohttp.ClientSSLError),
         )
     return TransportError(
-        f"{method} {where}: connection failed ({type(exc).__name__}: {detail})",
+        f"{method} {where}: connection failed ({detail})",
         method=method,
         url=where,
         sent=True,
@@ -372,6 +419,18 @@ def _consent_error(response: Response) -> APIError | None:
         headers=response.headers,
         method=response.method,
         url=redact_url(response.url),
+    )
+
+
+def _token_problem(response: Response) -> bool:
+    """Is this 401 about the token (expired, invalid) — worth a refresh and a replay?
+
+    A 401 saying the credentials have no API product for this endpoint
+    (``InvalidAPICallAsNoApiProductMatchFound``) will not heal with a new token.
+    """
+    marker = "NoApiProductMatchFound"
+    return marker not in response.headers.get("WWW-Authenticate", "") and (
+        marker.encode() not in response.body
     )
 
 

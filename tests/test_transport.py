@@ -13,6 +13,7 @@ from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from satusehat_async import (
+    APIError,
     AuthenticationError,
     BadRequestError,
     CircuitBreaker,
@@ -23,6 +24,7 @@ from satusehat_async import (
     SatuSehatClient,
     ServerError,
     TransportError,
+    ValidationError,
 )
 from satusehat_async.transport import encode_params
 
@@ -306,13 +308,85 @@ async def test_token_endpoint_failure_is_authentication_error(no_sleep: Recordin
         assert sum(len(v) for k, v in m.requests.items() if k[0] == "POST") == 1
 
 
-async def test_token_endpoint_500_is_retried_a_few_times(no_sleep: RecordingSleep) -> None:
+async def test_token_endpoint_500_is_retried_once_then_held_back(
+    no_sleep: RecordingSleep,
+) -> None:
     with aioresponses() as m:
         m.post(TOKEN_URL, status=500, body="Internal Server Error", repeat=True)
         async with make_client(no_sleep) as client:
             with pytest.raises(AuthenticationError, match="token request refused"):
                 await client.request("GET", MSI)
-        assert sum(len(v) for k, v in m.requests.items() if k[0] == "POST") == 3
+            with pytest.raises(AuthenticationError, match="not asking again for 15s"):
+                await client.request("GET", MSI)
+        assert sum(len(v) for k, v in m.requests.items() if k[0] == "POST") == 2
+    assert len(no_sleep.waits) == 1
+    assert 0.0 <= no_sleep.waits[0] <= 2.0  # one jittered, spaced retry
+
+
+async def test_unreachable_token_endpoint_keeps_its_error_class(no_sleep: RecordingSleep) -> None:
+    with aioresponses() as m:
+        m.post(TOKEN_URL, exception=aiohttp.ServerDisconnectedError(), repeat=True)
+        async with make_client(no_sleep) as client:
+            with pytest.raises(TransportError):
+                await client.request("GET", MSI)
+            with pytest.raises(TransportError, match="not asking again"):
+                await client.request("GET", MSI)
+
+
+async def test_401_without_api_product_is_not_replayed(no_sleep: RecordingSleep) -> None:
+    header = (
+        'Bearer realm="null",error="invalid_token",error_description='
+        '"keymanagement.service.InvalidAPICallAsNoApiProductMatchFound: no product"'
+    )
+    with aioresponses() as m:
+        m.post(TOKEN_URL, payload=token_answer(), repeat=True)
+        m.get(MSI, status=401, headers={"WWW-Authenticate": header}, repeat=True)
+        async with make_client(no_sleep) as client:
+            with pytest.raises(AuthenticationError, match="NoApiProductMatchFound"):
+                await client.request("GET", MSI)
+        assert sum(len(v) for k, v in m.requests.items() if k[0] == "POST") == 1
+        assert sum(len(v) for k, v in m.requests.items() if k[0] == "GET") == 1
+
+
+async def test_non_json_2xx_is_an_api_error(no_sleep: RecordingSleep) -> None:
+    page = "<html><head><title>Maintenance</title></head></html>"
+    with aioresponses() as m:
+        m.post(TOKEN_URL, payload=token_answer())
+        m.get(MSI, status=200, body=page, content_type="text/html", headers={"X-Request-Id": "r1"})
+        async with make_client(no_sleep) as client:
+            with pytest.raises(APIError, match="expected JSON, got text/html: Maintenance") as info:
+                await client.request("GET", MSI)
+    assert info.value.status == 200
+    assert info.value.request_id == "r1"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"x": [1, None]}, {"x": float("nan")}, {"x": float("inf")}, {"x": {"a": 1}}, {"x": b"b"}],
+)
+async def test_bad_query_parameters_are_refused_before_sending(
+    no_sleep: RecordingSleep, params: dict[str, Any]
+) -> None:
+    with aioresponses() as m:
+        m.post(TOKEN_URL, payload=token_answer())
+        async with make_client(no_sleep) as client:
+            with pytest.raises(ValidationError, match="query parameter 'x'"):
+                await client.request("GET", MSI, params=params)
+        assert not [k for k in m.requests if k[0] == "GET"]
+
+
+def test_errors_pickle() -> None:
+    import pickle
+
+    for error in (
+        ServerError("down", status=503, request_id="r"),
+        TransportError("reset", sent=False),
+        CircuitOpenError("host", 3.0),
+    ):
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error)
+        assert str(again) == str(error)
+        assert again.__dict__ == error.__dict__
 
 
 async def test_secrets_never_in_logs_errors_or_reprs(
@@ -351,3 +425,37 @@ async def test_secrets_never_in_logs_errors_or_reprs(
         assert SECRET not in text
         assert "tok-SECRET-xyz" not in text
         assert nik not in text
+
+
+async def test_personal_data_stays_out_of_tracebacks_and_logs(
+    no_sleep: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    import traceback
+
+    caplog.set_level(logging.DEBUG, logger="satusehat_async")
+    nik, name = "3201234567890001", "Siti Aminah"
+    url = f"{BASE}/fhir-r4/v1/Patient"
+    events: list[Any] = []
+    with aioresponses() as m:
+        m.post(TOKEN_URL, payload=token_answer())
+        # aiohttp's own messages quote the full URL, query included
+        m.get(
+            re.compile(r"^https://sandbox\.test/fhir-r4/v1/Patient.*$"),
+            exception=aiohttp.ClientOSError(
+                104, f"reset while reading {url}?identifier=nik%7C{nik}&name={name}"
+            ),
+            repeat=True,
+        )
+        client = make_client(no_sleep, hooks=[events.append])
+        async with client:
+            with pytest.raises(TransportError) as info:
+                await client.request(
+                    "GET",
+                    "/fhir-r4/v1/Patient",
+                    params={"identifier": f"nik|{nik}", "name": name, "birthdate": "1990-01-02"},
+                )
+    chain = "".join(traceback.format_exception(info.value))
+    for text in (chain, caplog.text, *(repr(e) for e in events)):
+        assert nik not in text
+        assert "Siti" not in text
+        assert "1990-01-02" not in text
