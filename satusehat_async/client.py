@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -10,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from yarl import URL
 
 from satusehat_async import __version__
 from satusehat_async.auth import (
@@ -24,6 +26,7 @@ from satusehat_async.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
+    SatuSehatError,
     ValidationError,
 )
 from satusehat_async.metrics import Hook, Metrics
@@ -36,6 +39,21 @@ if TYPE_CHECKING:
     from satusehat_async.patients import Patients
 
 __all__ = ["SatuSehatClient"]
+
+logger = logging.getLogger("satusehat_async")
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _warn_plain_http(endpoints: Endpoints) -> None:
+    for url in (endpoints.auth_url, endpoints.fhir_url, endpoints.masterdata_url):
+        parsed = URL(url)
+        if parsed.scheme == "http" and parsed.host not in _LOOPBACK:
+            logger.warning(
+                "%s uses plain HTTP: credentials and health data would travel unencrypted",
+                parsed.with_query(None),
+            )
+
 
 # The token endpoint is said to allow about one attempt a minute after a failure: one
 # spaced retry for a passing fault, then TokenProvider holds back (15, 30, 60 s).
@@ -109,6 +127,17 @@ class SatuSehatClient:
         self._borrowed_session = session
         self._session: aiohttp.ClientSession | None = session
         self._trace_configs = list(trace_configs)
+        self._closed = False
+        self._trusted_hosts = frozenset(
+            URL(url).host
+            for url in (
+                self.endpoints.base_url,
+                self.endpoints.auth_url,
+                self.endpoints.fhir_url,
+                self.endpoints.masterdata_url,
+            )
+        )
+        _warn_plain_http(self.endpoints)
         self.metrics = Metrics()
         self.tokens = TokenProvider(
             self._fetch_token,
@@ -124,7 +153,9 @@ class SatuSehatClient:
             retry=retry or RetryPolicy(),
             breaker=circuit_breaker if circuit_breaker is not None else CircuitBreaker(),
             limiter=RateLimiter(rate_limit) if rate_limit else None,
-            timeout=aiohttp.ClientTimeout(total=timeout, connect=connect_timeout),
+            # sock_connect, not connect: time queued for a pooled connection is not a
+            # failure to connect (and must not make a write look as if it may have left).
+            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout),
             sleep=sleep or asyncio.sleep,
             hooks=[self.metrics.observe, *hooks],
             user_agent=f"satusehat-async/{__version__}",
@@ -135,9 +166,30 @@ class SatuSehatClient:
         self._patients: Patients | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> SatuSehatClient:
-        """Build a client from ``SATUSEHAT_*`` environment variables (see :class:`Settings`)."""
-        settings = Settings.from_env(environ)
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        environment: str | Environment | None = None,
+        base_url: str | None = None,
+        auth_url: str | None = None,
+        fhir_url: str | None = None,
+        masterdata_url: str | None = None,
+        **kwargs: Any,
+    ) -> SatuSehatClient:
+        """Build a client from ``SATUSEHAT_*`` environment variables (see :class:`Settings`).
+
+        URL arguments given here win over the variables; other keyword arguments go to
+        the constructor (``token_store=``, ``rate_limit=``...).
+        """
+        settings = Settings.from_env(
+            environ,
+            environment=environment,
+            base_url=base_url,
+            auth_url=auth_url,
+            fhir_url=fhir_url,
+            masterdata_url=masterdata_url,
+        )
         ep = settings.endpoints
         return cls(
             settings.client_id,
@@ -177,6 +229,10 @@ class SatuSehatClient:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise SatuSehatError(
+                "the client is closed; use a new one, or 'async with client' to reopen it"
+            )
         if self._session is None or self._session.closed:
             if self._borrowed_session is not None:
                 raise ConfigurationError("the borrowed aiohttp session is closed")
@@ -187,6 +243,7 @@ class SatuSehatClient:
         return self._session
 
     async def __aenter__(self) -> SatuSehatClient:
+        self._closed = False
         self._get_session()
         return self
 
@@ -199,7 +256,8 @@ class SatuSehatClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the owned session (a borrowed one is left open)."""
+        """Close the owned session (a borrowed one is left open). Later calls raise."""
+        self._closed = True
         session, self._session = self._session, self._borrowed_session
         if session is not None and session is not self._borrowed_session and not session.closed:
             await session.close()
@@ -266,18 +324,31 @@ class SatuSehatClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        authenticate: bool | None = None,
     ) -> Any:
         """Send any request through auth, retry and error mapping; return the decoded JSON.
 
-        ``params`` list values repeat the key (``{"jenis_sarana": [103, 104]}``).
+        ``params`` list values repeat the key (``{"jenis_sarana": [103, 104]}``). The
+        bearer token goes only to the configured SATUSEHAT hosts: an absolute URL on
+        another host raises ValidationError unless ``authenticate=False``.
         """
+        url = self.url_for(path_or_url)
+        host = URL(url).host
+        if authenticate is None:
+            if host not in self._trusted_hosts:
+                raise ValidationError(
+                    f"refusing to send the SATUSEHAT token to {host}, which is not a "
+                    "configured endpoint; pass authenticate=False to call it without"
+                )
+            authenticate = True
         response = await self.transport.send(
             method,
-            self.url_for(path_or_url),
+            url,
             params=params,
             json=json,
             headers=headers,
             idempotent=idempotent,
+            authenticate=authenticate,
         )
         return response.json()
 

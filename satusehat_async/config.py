@@ -105,8 +105,22 @@ class Settings:
         return f"Settings(endpoints={self.endpoints!r})"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; a missing credential raises naming the variable (never a value)."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        environment: str | Environment | None = None,
+        base_url: str | None = None,
+        auth_url: str | None = None,
+        fhir_url: str | None = None,
+        masterdata_url: str | None = None,
+    ) -> Settings:
+        """Read the settings; a missing credential raises naming the variable (never a value).
+
+        Explicit arguments win over the variables. Choosing a deployment explicitly
+        (``environment`` or ``base_url``) also sets aside the URL variables, so the parts
+        derive from the deployment chosen unless overridden by argument too.
+        """
         env = os.environ if environ is None else environ
         missing = [
             name
@@ -119,13 +133,22 @@ class Settings:
                 + ("s " if len(missing) > 1 else " ")
                 + " and ".join(missing)
             )
-        endpoints = Endpoints.resolve(
-            env.get("SATUSEHAT_ENV") or Environment.SANDBOX,
-            base_url=env.get("SATUSEHAT_BASE_URL") or None,
-            auth_url=env.get("SATUSEHAT_AUTH_URL") or None,
-            fhir_url=env.get("SATUSEHAT_FHIR_URL") or None,
-            masterdata_url=env.get("SATUSEHAT_MASTERDATA_URL") or None,
-        )
+        if environment is not None or base_url is not None:
+            endpoints = Endpoints.resolve(
+                environment or Environment.SANDBOX,
+                base_url=base_url,
+                auth_url=auth_url,
+                fhir_url=fhir_url,
+                masterdata_url=masterdata_url,
+            )
+        else:
+            endpoints = Endpoints.resolve(
+                env.get("SATUSEHAT_ENV") or Environment.SANDBOX,
+                base_url=env.get("SATUSEHAT_BASE_URL") or None,
+                auth_url=auth_url or env.get("SATUSEHAT_AUTH_URL") or None,
+                fhir_url=fhir_url or env.get("SATUSEHAT_FHIR_URL") or None,
+                masterdata_url=masterdata_url or env.get("SATUSEHAT_MASTERDATA_URL") or None,
+            )
         return cls(
             client_id=env["SATUSEHAT_CLIENT_ID"].strip(),
             client_secret=env["SATUSEHAT_CLIENT_SECRET"].strip(),

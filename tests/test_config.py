@@ -68,3 +68,46 @@ def test_request_path_validation() -> None:
     assert client.url_for("https://other/y") == "https://other/y"
     with pytest.raises(ValueError, match="starting with '/'"):
         client.url_for("relative/path")
+
+
+def test_from_env_arguments_win_over_variables() -> None:
+    env = {
+        "SATUSEHAT_CLIENT_ID": "cid",
+        "SATUSEHAT_CLIENT_SECRET": "s",
+        "SATUSEHAT_BASE_URL": "https://stg.example",
+        "SATUSEHAT_FHIR_URL": "https://fhir.example/R4",
+    }
+    client = SatuSehatClient.from_env(env, environment="production")
+    assert client.base_url == "https://api-satusehat.kemkes.go.id"
+    assert client.fhir_url == "https://api-satusehat.kemkes.go.id/fhir-r4/v1"
+    client = SatuSehatClient.from_env(env, base_url="http://127.0.0.1:9", fhir_url=None)
+    assert client.base_url == "http://127.0.0.1:9"
+    assert client.fhir_url == "http://127.0.0.1:9/fhir-r4/v1"
+    client = SatuSehatClient.from_env(env, auth_url="https://idp.example/token")
+    assert client.base_url == "https://stg.example"
+    assert client.fhir_url == "https://fhir.example/R4"
+    assert client.auth_url == "https://idp.example/token"
+
+
+def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> None:
+    SatuSehatClient("id", "secret", base_url="http://127.0.0.1:8080")
+    assert "plain HTTP" not in caplog.text
+    SatuSehatClient("id", "secret", base_url="http://satusehat.example")
+    assert "plain HTTP" in caplog.text
+
+
+async def test_token_never_sent_to_a_foreign_host() -> None:
+    client = SatuSehatClient("id", "secret", base_url="http://127.0.0.1:1")
+    async with client:
+        with pytest.raises(ValueError, match="refusing to send the SATUSEHAT token to evil"):
+            await client.request("GET", "https://evil.example/steal")
+
+
+async def test_closed_client_refuses_instead_of_leaking_a_session() -> None:
+    from satusehat_async import SatuSehatError
+
+    client = SatuSehatClient("id", "secret", base_url="http://127.0.0.1:1")
+    async with client:
+        pass
+    with pytest.raises(SatuSehatError, match="the client is closed"):
+        await client.request("GET", "/x")

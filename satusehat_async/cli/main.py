@@ -17,7 +17,6 @@ from typing import Any
 
 from satusehat_async import __version__
 from satusehat_async.client import SatuSehatClient
-from satusehat_async.config import Environment, Settings
 from satusehat_async.errors import SatuSehatError
 
 __all__ = ["CliUsageError", "build_parser", "client_from_args", "fail", "main"]
@@ -38,30 +37,14 @@ def fail(message: str) -> CliUsageError:
 
 def client_from_args(args: argparse.Namespace, **kwargs: Any) -> SatuSehatClient:
     """A client from the ``SATUSEHAT_*`` variables, with the global URL options applied."""
-    settings = Settings.from_env()
-    return SatuSehatClient(
-        settings.client_id,
-        settings.client_secret,
-        environment=getattr(args, "env", None) or Environment.SANDBOX,
-        base_url=getattr(args, "base_url", None) or _env_base(args, settings),
-        auth_url=getattr(args, "auth_url", None) or _env_part(settings, "auth_url", args),
-        fhir_url=getattr(args, "fhir_url", None) or _env_part(settings, "fhir_url", args),
-        masterdata_url=getattr(args, "masterdata_url", None)
-        or _env_part(settings, "masterdata_url", args),
+    return SatuSehatClient.from_env(
+        environment=getattr(args, "env", None),
+        base_url=getattr(args, "base_url", None),
+        auth_url=getattr(args, "auth_url", None),
+        fhir_url=getattr(args, "fhir_url", None),
+        masterdata_url=getattr(args, "masterdata_url", None),
         **kwargs,
     )
-
-
-def _env_base(args: argparse.Namespace, settings: Settings) -> str | None:
-    # An explicit --env wins over SATUSEHAT_BASE_URL/SATUSEHAT_ENV from the environment.
-    return None if getattr(args, "env", None) else settings.endpoints.base_url
-
-
-def _env_part(settings: Settings, name: str, args: argparse.Namespace) -> str | None:
-    if getattr(args, "env", None) or getattr(args, "base_url", None):
-        return None  # derived from the chosen base unless overridden on the command line
-    value: str = getattr(settings.endpoints, name)
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
