@@ -26,7 +26,8 @@ def test_demo_runs_clean(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert code == 0
     assert "1,500 facilities (every one, each once) from 15 pages" in out
-    assert "38 provinces" in out
+    assert "by province (38):" in out
+    assert "11 Aceh" in out and "96 Papua Barat Daya" in out
     assert "created=False: no duplicate" in out
     assert "reconciled by search, not re-sent" in out
     assert "the sandbox holds exactly 4 patients" in out

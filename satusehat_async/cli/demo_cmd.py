@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from satusehat_async.cli.main import fail
 from satusehat_async.cli.msi_cmd import _advance, _progress
+from satusehat_async.errors import SatuSehatError
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
@@ -157,11 +158,11 @@ def _summarise_crawl(
             f"{_TYPE_NAMES.get(code, code)} {count:,}" for code, count in sorted(by_type.items())
         )
     )
-    top = by_province.most_common(5)
-    _say(
-        f"   by province: {len(by_province)} provinces; largest: "
-        + ", ".join(f"{name} ({code}) {count:,}" for (code, name), count in top)
-    )
+    _say(f"   by province ({len(by_province)}):")
+    cells = [f"{code} {name[:22]:<22} {n:>6,}" for (code, name), n in sorted(by_province.items())]
+    rows = -(-len(cells) // 3)  # three columns, filled top to bottom
+    for row in range(rows):
+        _say("     " + "   ".join(cells[row::rows]))
 
 
 async def _patients(client: SatuSehatClient, sandbox: Sandbox) -> None:
@@ -243,5 +244,5 @@ async def _patients(client: SatuSehatClient, sandbox: Sandbox) -> None:
     _say(f"   read back                   -> {fetched.id}, language={fetched.language!r}")
     stored = sandbox.stats.patients_stored
     if stored != 4:
-        raise RuntimeError(f"expected 4 patients stored, the sandbox holds {stored}")
+        raise SatuSehatError(f"expected 4 patients stored, the sandbox holds {stored}")
     _say(f"   the sandbox holds exactly {stored} patients for 4 distinct people")
