@@ -406,8 +406,13 @@ def transport_error(
 
 
 def _consent_error(response: Response) -> APIError | None:
-    # Cheap pre-check: only bodies mentioning "suppressed" can be a consent refusal.
-    if b"suppressed" not in response.body:
+    # Cheap pre-checks: only bodies mentioning "suppressed" can be a consent refusal, and
+    # an OperationOutcome is small — a large body (a 2 MB page of facilities) is one only
+    # if it says so at its start, so it is not scanned end to end on every page.
+    body = response.body
+    if len(body) > 65_536 and b"OperationOutcome" not in body[:512]:
+        return None
+    if b"suppressed" not in body:
         return None
     try:
         parsed = msgspec.json.decode(response.body)
