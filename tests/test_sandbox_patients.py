@@ -186,31 +186,52 @@ async def test_bad_bodies_answer_400_operation_outcome(
     assert len(sb.patients) == 0
 
 
-async def test_conditional_create(api: Api, sb: Sandbox) -> None:
-    condition = {"If-None-Exist": f"identifier={NIK}|{MOTHER}"}
-    status, _, created = await api.create(salsabilla(), headers=condition)
-    assert status == 201
-    status, headers, again = await api.create(salsabilla(), headers=condition)
-    assert status == 200
-    assert again == created
-    assert headers["ETag"] == f'W/"{created["meta"]["versionId"]}"'
-    assert sb.stats.patients_stored == 1
-    twins = {"If-None-Exist": f"identifier={NIK_IBU}%7C{MOTHER}"}
-    for order in (1, 2):
-        await api.create(baby("Bayi", "2025-01-01", order))
-    status, _, outcome = await api.create(baby("Bayi", "2025-01-01", 3), headers=twins)
-    assert status == 412
-    assert outcome["resourceType"] == "OperationOutcome"
-
-
-async def test_conditional_create_can_be_switched_off() -> None:
-    async with Sandbox(facilities=10, conditional_create=False) as sb, aiohttp.ClientSession() as h:
+async def test_conditional_create_when_switched_on() -> None:
+    async with Sandbox(facilities=10, conditional_create=True) as sb, aiohttp.ClientSession() as h:
         api = await make_api(h, sb)
         condition = {"If-None-Exist": f"identifier={NIK}|{MOTHER}"}
-        await api.create(salsabilla(), headers=condition)
-        status, _, body = await api.create(salsabilla(), headers=condition)
+        status, _, created = await api.create(salsabilla(), headers=condition)
+        assert status == 201
+        status, headers, again = await api.create(salsabilla(), headers=condition)
         assert status == 200
-        assert body["success"] is False
+        assert again == created
+        assert headers["ETag"] == f'W/"{created["meta"]["versionId"]}"'
+        assert sb.stats.patients_stored == 1
+        twins = {"If-None-Exist": f"identifier={NIK_IBU}%7C{MOTHER}"}
+        for order in (1, 2):
+            await api.create(baby("Bayi", "2025-01-01", order))
+        status, _, outcome = await api.create(baby("Bayi", "2025-01-01", 3), headers=twins)
+        assert status == 412
+        assert outcome["resourceType"] == "OperationOutcome"
+
+
+async def test_if_none_exist_is_ignored_by_default_like_satusehat(api: Api, sb: Sandbox) -> None:
+    # SATUSEHAT is not documented to honour If-None-Exist: a duplicate NIK gets the 200
+    # failure envelope, whatever the request's headers say
+    assert sb.patients.conditional_create is False
+    condition = {"If-None-Exist": f"identifier={NIK}|{MOTHER}"}
+    _, _, created = await api.create(salsabilla(), headers=condition)
+    status, _, body = await api.create(salsabilla(), headers=condition)
+    assert status == 200
+    assert body == {
+        "success": False,
+        "message": "Failed to create new patient, another identifier has found",
+        "data": {"resourceID": created["id"]},
+    }
+    assert sb.stats.patients_stored == 1
+
+
+async def test_create_status_can_be_200(api: Api, sb: Sandbox) -> None:
+    sb.patients.create_status = 200
+    status, _, body = await api.create(salsabilla())
+    assert status == 200 and body["id"] == sb.patients.ids[0]
+
+
+async def test_bad_nik_diagnostics_are_masked(api: Api) -> None:
+    status, _, outcome = await api.create(salsabilla("31710123456789012"))
+    assert status == 400
+    assert "31710123456789012" not in json.dumps(outcome)
+    assert "3171********9012" in outcome["issue"][0]["diagnostics"]
 
 
 # -- search --------------------------------------------------------------------------------

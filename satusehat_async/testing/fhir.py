@@ -22,6 +22,7 @@ __all__ = [
     "display_name",
     "mask_line",
     "mask_name",
+    "mask_nik",
     "outcome",
 ]
 
@@ -88,6 +89,11 @@ def display_name(resource: dict[str, Any]) -> str:
 def mask_name(text: str) -> str:
     """``Salsabilla Anjani Rizki`` -> ``Sa** An** Ri**``, as SATUSEHAT masks search results."""
     return " ".join(word[:2] + "**" for word in text.split())
+
+
+def mask_nik(value: str) -> str:
+    """A rejected NIK as diagnostics show it: ``3171012345678901`` -> ``3171********8901``."""
+    return value[:4] + "********" + value[-4:] if len(value) >= 12 else "*" * len(value)
 
 
 def mask_line(line: str) -> str:

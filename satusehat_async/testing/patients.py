@@ -8,6 +8,11 @@ a short resource with the NIK as ``################`` and names like ``Sa** An**
 by name + birth date + gender the whole resource with the NIK and address lines masked;
 by name + birth date + NIK (the caller proved it knows all three) and by ``nik-ibu``
 (a mother's babies) everything unmasked.
+
+Like SATUSEHAT (which is not documented to honour ``If-None-Exist``), the store ignores
+conditional creates unless ``conditional_create`` is set: a second create of a NIK gets
+the 200 ``{"success": false, ...}`` duplicate envelope. With it set, it answers like a
+standard FHIR server: ``200`` and the existing resource.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from satusehat_async.testing.fhir import (
     display_name,
     mask_line,
     mask_name,
+    mask_nik,
     outcome,
 )
 
@@ -84,7 +90,8 @@ def _check_patient(resource: Any) -> Answer | None:
         return _invalid(f"an identifier with system {NIK} or {NIK_IBU} is required", "Patient")
     for value in (*niks, *mothers):
         if len(value) != 16 or not value.isdigit():
-            return _invalid(f"a NIK has 16 digits, not {value!r}", "Patient.identifier.value")
+            shown = mask_nik(value) if isinstance(value, str) else value
+            return _invalid(f"a NIK has 16 digits, not {shown!r}", "Patient.identifier.value")
     birth = resource.get("birthDate")
     if birth is not None and (not isinstance(birth, str) or not _DATE.fullmatch(birth)):
         return _invalid("birthDate must be a date YYYY-MM-DD", "Patient.birthDate")
@@ -106,7 +113,8 @@ class PatientStore:
         seed: int,
         clock: Callable[[], float],
         create_answer: CreateAnswer = "resource",
-        conditional_create: bool = True,
+        conditional_create: bool = False,
+        create_status: int = 201,
     ) -> None:
         if create_answer not in ("resource", "envelope"):
             raise ValueError("create_answer must be 'resource' or 'envelope'")
@@ -114,6 +122,10 @@ class PatientStore:
         """The server's URL, for ``fullUrl``, ``Location`` and Bundle links."""
         self.create_answer = create_answer
         self.conditional_create = conditional_create
+        """Honour ``If-None-Exist`` like a standard FHIR server (off: like SATUSEHAT)."""
+        self.create_status = create_status
+        """The status of the answer to a create that stored a new patient (201; a server
+        that answers 200 instead can be played by setting 200)."""
         self._clock = clock
         self._random = random.Random(seed * 31 + 7)
         self._patients: dict[str, dict[str, Any]] = {}
@@ -239,8 +251,8 @@ class PatientStore:
                 "message": "New Patient has been created successfully",
                 "data": {"Patient ID:": patient_id},
             }
-            return Answer(201, envelope, headers, committed=True)
-        return Answer(201, resource, headers, committed=True)
+            return Answer(self.create_status, envelope, headers, committed=True)
+        return Answer(self.create_status, resource, headers, committed=True)
 
     def read(self, patient_id: str) -> Answer:
         """``GET /Patient/{id}``."""

@@ -111,7 +111,10 @@ class Sandbox:
         port, host: where to listen (port 0: a free port).
         create_answer: answer a Patient create with the resource (``"resource"``) or with
             SATUSEHAT's ``{"success": true, ...}`` envelope (``"envelope"``).
-        conditional_create: honour ``If-None-Exist`` on Patient creates.
+        conditional_create: honour ``If-None-Exist`` on Patient creates like a standard
+            FHIR server (200 and the existing resource). Off by default, like SATUSEHAT,
+            which is not documented to honour it: a duplicate NIK then gets the 200
+            ``{"success": false, ...}`` envelope.
     """
 
     def __init__(
@@ -130,7 +133,7 @@ class Sandbox:
         port: int = 0,
         host: str = "127.0.0.1",
         create_answer: CreateAnswer = "resource",
-        conditional_create: bool = True,
+        conditional_create: bool = False,
     ) -> None:
         if latency < 0 or token_ttl <= 0:
             raise ValueError("latency must be >= 0 and token_ttl > 0")
