@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from satusehat_async.errors import APIError
+from satusehat_async.errors import APIError, BadRequestError
 from satusehat_async.patients import (
     CreateResult,
     Patient,
@@ -185,3 +185,62 @@ def test_outcome_entries_are_skipped_and_next_link_found() -> None:
 def test_non_bundle_search_answer_is_an_error() -> None:
     with pytest.raises(APIError, match="undecodable search answer"):
         decode_search_bundle(b'{"resourceType":"OperationOutcome","issue":[]}')
+
+
+# -- only FHIR ids are ids; a refusal is an error ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"success": False, "data": "NIK tidak ditemukan di Dukcapil"}, "NIK tidak ditemukan"),
+        (
+            {"success": False, "message": "Gagal", "data": "NIK tidak ditemukan di Dukcapil"},
+            "Gagal",
+        ),
+        ({"success": False, "data": "P02029102427"}, "P02029102427"),  # a reason, not a dup
+        ({"success": False, "data": {"resourceID": "not an id!"}}, "no patient id"),
+        ({"success": False, "data": None}, "no patient id"),
+    ],
+)
+def test_refusals_are_bad_requests(body: dict[str, object], message: str) -> None:
+    with pytest.raises(BadRequestError, match=message) as info:
+        decode_create_answer(200, json.dumps(body).encode(), {"X-Request-Id": "rid-2"})
+    assert (info.value.status, info.value.request_id) == (200, "rid-2")
+    assert info.value.body == body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "Patient berhasil dibuat",
+        "",
+        "P" * 65,
+        "../Organization/1",
+        {"Patient ID:": "berhasil dibuat"},
+        {"id": 12345},
+    ],
+)
+def test_success_without_a_fhir_id_is_an_error(data: object) -> None:
+    body = json.dumps({"success": True, "data": data}).encode()
+    with pytest.raises(APIError, match="no patient id") as info:
+        decode_create_answer(201, body)
+    assert not isinstance(info.value, BadRequestError)  # 2xx success: worth reconciling
+
+
+def test_the_first_key_holding_a_fhir_id_wins() -> None:
+    body = json.dumps({"success": True, "data": {"id": "not an id", "resourceID": "P1"}}).encode()
+    assert decode_create_answer(201, body).id == "P1"
+
+
+def test_a_patient_whose_id_is_no_fhir_id_is_an_error() -> None:
+    with pytest.raises(APIError, match="no patient id"):
+        decode_create_answer(201, b'{"resourceType":"Patient","id":"a b"}')
+
+
+def test_refusal_messages_never_carry_a_full_nik() -> None:
+    body = b'{"success": false, "data": "NIK 3171012345678901 tidak ditemukan"}'
+    with pytest.raises(BadRequestError) as info:
+        decode_create_answer(200, body)
+    assert "3171012345678901" not in str(info.value)
+    assert "3171********8901" in str(info.value)

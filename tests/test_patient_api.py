@@ -15,10 +15,12 @@ import pytest_asyncio
 from _support import RecordingSleep
 
 from satusehat_async import CircuitBreaker, SatuSehatClient
-from satusehat_async.errors import NotFoundError, ServerError, ValidationError
+from satusehat_async.errors import NotFoundError, SatuSehatError, ServerError, ValidationError
 from satusehat_async.patients import (
     NIK_IBU_SYSTEM,
     NIK_SYSTEM,
+    AmbiguousMatchError,
+    CreateOutcomeUnknown,
     HumanName,
     Patient,
     Patients,
@@ -160,10 +162,10 @@ async def test_dict_input(sb: Sandbox, client: SatuSehatClient) -> None:
     [
         {},
         {"create_answer": "envelope"},
-        {"conditional_create": False},
-        {"create_answer": "envelope", "conditional_create": False},
+        {"conditional_create": True},
+        {"create_answer": "envelope", "conditional_create": True},
     ],
-    ids=["resource", "envelope", "no-conditional-create", "envelope-no-conditional"],
+    ids=["resource", "envelope", "conditional-create", "envelope-conditional"],
 )
 async def test_concurrent_creates_under_ambiguous_faults_leave_exactly_n(
     options: dict[str, Any],
@@ -424,3 +426,238 @@ async def test_patients_objects_of_one_client_share_their_locks() -> None:
     one, two = Patients(client), Patients(client)  # type: ignore[arg-type]
     assert one._locks is two._locks
     assert Patients(FakeClient(FakeTransport([])))._locks is not one._locks  # type: ignore[arg-type]
+
+
+# -- newborns: a birth order is required, twins are never merged ------------------------
+
+SITI = "3273014503880001"  # a mother whose twins share one placeholder name
+WRITE_FAULTS = ("commit_then_500", "commit_then_504", "commit_then_drop")
+
+
+def siti_baby(order: int | None = None, **elements: Any) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [{"use": "official", "system": NIK_IBU_SYSTEM, "value": SITI}],
+        "name": [{"use": "official", "text": "Bayi Ny. Siti"}],
+        "birthDate": "2025-07-01",
+        **elements,
+    }
+    if order is not None:
+        resource["multipleBirthInteger"] = order
+    return resource
+
+
+def legacy_record(sb: Sandbox, **elements: Any) -> str:
+    """A baby stored by some other system, without a birth order (the server fills 0)."""
+    body = json.dumps(siti_baby(**elements)).encode()
+    answer = sb.patients.create(body, "application/json", None)
+    assert answer.status == 201
+    return str(answer.body["id"])
+
+
+@pytest.mark.parametrize(
+    "elements",
+    [
+        {},  # no birth order at all
+        {"multipleBirthInteger": 0},  # what the server fills in when none is given
+        {"multipleBirthInteger": -1},
+        {"multipleBirthBoolean": True},  # a multiple birth, but which baby?
+        {"multipleBirthBoolean": False, "multipleBirthInteger": 1},  # a choice type: one
+    ],
+)
+async def test_newborn_without_a_usable_birth_order_is_refused_before_sending(
+    sb: Sandbox, client: SatuSehatClient, elements: dict[str, Any]
+) -> None:
+    before = sb.stats.requests
+    for _ in range(2):  # twins with the same placeholder name were merged into one
+        with pytest.raises(ValidationError, match=r"birth order|multipleBirth"):
+            await client.patients.create(siti_baby(**elements))
+    assert sb.stats.requests == before
+    assert len(sb.patients) == 0
+
+
+@pytest.mark.parametrize("fault", [None, *WRITE_FAULTS])
+async def test_same_named_twins_created_one_after_the_other(
+    sb: Sandbox, client: SatuSehatClient, fault: str | None
+) -> None:
+    results = []
+    for order in (1, 2):
+        if fault:
+            sb.inject(fault, method="POST", path_prefix=PATIENT_PATH)
+        results.append(await client.patients.create(siti_baby(order)))
+    one, two = results
+    assert one.created and two.created and one.id != two.id
+    assert len(sb.patients) == sb.stats.patients_stored == 2
+    for result, order in ((one, 1), (two, 2)):
+        assert (await client.patients.get(result.id)).multiple_birth_integer == order
+    # a retried create (say, after a crash) finds its own record, not its twin's
+    for result, order in ((one, 1), (two, 2)):
+        if fault:
+            sb.inject(fault, method="POST", path_prefix=PATIENT_PATH)
+        again = await client.patients.create(siti_baby(order))
+        assert (again.id, again.created) == (result.id, False)
+    assert len(sb.patients) == 2
+
+
+@pytest.mark.parametrize("faults_per_kind", [0, 1, 2])
+async def test_same_named_triplets_created_concurrently_and_twice_each(
+    faults_per_kind: int,
+) -> None:
+    async with Sandbox(facilities=10) as sb, client_for(sb) as client:
+        for kind in WRITE_FAULTS if faults_per_kind else ():
+            sb.inject(kind, count=faults_per_kind, method="POST", path_prefix=PATIENT_PATH)
+        orders = [1, 2, 3, 1, 2, 3]
+        results = await asyncio.gather(*(client.patients.create(siti_baby(o)) for o in orders))
+        assert len(sb.patients) == sb.stats.patients_stored == 3
+        by_order: dict[int, set[str]] = {}
+        for order, result in zip(orders, results, strict=True):
+            by_order.setdefault(order, set()).add(result.id)
+        assert all(len(ids) == 1 for ids in by_order.values())  # each triplet: one id
+        assert len(set.union(*by_order.values())) == 3  # and never a sibling's
+        assert [r.created for r in results].count(True) == 3
+        # with faults, every one of the 3 writes (the others found a record) failed
+        # ambiguously after it was stored
+        assert sum(sb.stats.faults_injected.values()) == (3 if faults_per_kind else 0)
+        for order, (patient_id,) in by_order.items():
+            assert (await client.patients.get(patient_id)).multiple_birth_integer == order
+
+
+async def test_twins_are_not_merged_with_a_record_without_birth_order(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    legacy = legacy_record(sb)  # same name and birth date, multipleBirthInteger 0
+    one = await client.patients.create(siti_baby(1))
+    assert one.created and one.id != legacy
+    assert len(sb.patients) == 2
+
+
+@pytest.mark.parametrize("fault", [None, *WRITE_FAULTS])
+async def test_single_birth_is_multiple_birth_boolean_false(
+    sb: Sandbox, client: SatuSehatClient, fault: str | None
+) -> None:
+    if fault:
+        sb.inject(fault, method="POST", path_prefix=PATIENT_PATH)
+    first = await client.patients.create(siti_baby(multipleBirthBoolean=False))
+    assert first.created
+    again = await client.patients.create(siti_baby(multipleBirthBoolean=False))
+    assert (again.id, again.created) == (first.id, False)
+    assert len(sb.patients) == sb.stats.patients_stored == 1
+    # a baby of another birth order is another baby
+    twin = await client.patients.create(siti_baby(1))
+    assert twin.created and twin.id != first.id
+
+
+async def test_single_birth_finds_a_record_the_server_stored_without_birth_order(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    legacy = legacy_record(sb)
+    found = await client.patients.create(siti_baby(multipleBirthBoolean=False))
+    assert (found.id, found.created) == (legacy, False)
+    assert len(sb.patients) == 1
+
+
+async def test_several_matching_records_are_an_error_not_a_guess(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    ids = {legacy_record(sb), legacy_record(sb)}  # two babies, no birth order
+    with pytest.raises(AmbiguousMatchError) as info:
+        await client.patients.create(siti_baby(multipleBirthBoolean=False))
+    assert set(info.value.ids) == ids
+    assert "2 " in str(info.value) and SITI not in str(info.value)
+    assert len(sb.patients) == 2
+    # the same when the server already holds two records of one twin
+    for _ in range(2):
+        sb.patients.create(json.dumps(siti_baby(2)).encode(), "application/json", None)
+    with pytest.raises(AmbiguousMatchError):
+        await client.patients.create(siti_baby(2))
+
+
+# -- the outcome of a create that cannot be checked ---------------------------------------
+
+
+async def test_failed_reconciliation_says_the_outcome_is_unknown(sb: Sandbox) -> None:
+    async def faults_while_waiting(seconds: float) -> None:
+        # the write has failed ambiguously; now the search that would check it fails too
+        sb.inject("503", count=2, method="GET", path_prefix=PATIENT_PATH)
+
+    async with client_for(sb, retry=RetryPolicy(max_attempts=2, jitter=None)) as client:
+        patients = Patients(client, sleep=faults_while_waiting)
+        sb.inject("commit_then_500", method="POST", path_prefix=PATIENT_PATH)
+        with pytest.raises(CreateOutcomeUnknown) as info:
+            await patients.create(adult(11))
+        error = info.value
+        assert isinstance(error, SatuSehatError)
+        assert isinstance(error.last_error, ServerError) and error.last_error.status == 500
+        assert isinstance(error.cause, ServerError) and error.cause.status == 503
+        assert error.__cause__ is error.cause
+        text = str(error)
+        assert "unknown" in text and "safe" in text and "503" in text and "500" in text
+        assert str(adult(11).nik) not in text
+        assert sb.stats.patients_stored == 1  # it did commit
+        # repeating the create is safe: it finds the record instead of adding one
+        again = await patients.create(adult(11))
+        assert again.created is False
+        assert sb.stats.patients_stored == len(sb.patients) == 1
+
+
+# -- strict dicts, ids, non-finite patch values -------------------------------------------
+
+
+async def test_dict_with_unknown_keys_is_refused_before_sending(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    before = sb.stats.requests
+    resource = {
+        "resourceType": "Patient",
+        "identifier": [{"system": NIK_SYSTEM, "value": "3273015708950078"}],
+        "birth_date": "1990-01-01",  # snake_case: not FHIR
+        "nama": "Budi",
+        "name": [{"text": "Budi", "given_name": "Budi"}],
+    }
+    with pytest.raises(ValidationError) as info:
+        await client.patients.create(resource)
+    text = str(info.value)
+    assert "birth_date" in text and "nama" in text and "given_name" in text
+    assert "birthDate" in text  # the FHIR spelling is suggested
+    assert sb.stats.requests == before
+
+
+@pytest.mark.parametrize("patient_id", [".", ".."])
+async def test_dot_ids_are_refused_before_sending(
+    sb: Sandbox, client: SatuSehatClient, patient_id: str
+) -> None:
+    before = sb.stats.requests
+    with pytest.raises(ValidationError, match="invalid Patient id"):
+        await client.patients.get(patient_id)
+    with pytest.raises(ValidationError, match="invalid Patient id"):
+        await client.patients.patch(patient_id, [replace("/language", "id")])
+    assert sb.stats.requests == before
+
+
+async def test_non_finite_patch_values_are_refused_before_sending(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    created = await client.patients.create(adult(12))
+    before = sb.stats.requests
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValidationError, match="finite"):
+            await client.patients.patch(
+                created.id, [{"op": "replace", "path": "/x", "value": value}]
+            )
+    assert sb.stats.requests == before
+
+
+# -- 200 answers and conditional create ----------------------------------------------------
+
+
+async def test_sandbox_does_not_honour_if_none_exist_by_default(sb: Sandbox) -> None:
+    assert sb.patients.conditional_create is False
+
+
+async def test_plain_200_patient_answer_to_a_create_is_a_creation(
+    sb: Sandbox, client: SatuSehatClient
+) -> None:
+    sb.patients.create_status = 200  # a server that answers a new record with 200
+    baby = await client.patients.create(siti_baby(1))  # no If-None-Exist for a newborn
+    assert (baby.created, sb.stats.patients_stored) == (True, 1)
+    assert baby.resource is not None and baby.resource.id == baby.id

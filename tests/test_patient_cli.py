@@ -220,3 +220,62 @@ def test_parse_replace_values() -> None:
     assert encoder.encode(decimal) == b"1.50"
     with pytest.raises(CliUsageError):
         parse_replace("no-equals")
+
+
+def test_create_refuses_unknown_keys(
+    sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sb.stats.requests
+    resource = dict(ADULT, identifier=[{"system": NIK_SYSTEM, "value": "3273015708950044"}])
+    del resource["birthDate"]
+    resource["birth_date"] = "1988-07-01"
+    resource["nama"] = "Rahmat"
+    code, out, err = run(capsys, "create", write_patient(tmp_path, resource))
+    assert code == 2 and out is None
+    assert len(err.strip().splitlines()) == 1
+    assert "birth_date" in err and "nama" in err and "birthDate" in err
+    assert sb.stats.requests == before
+
+
+def test_create_newborn_without_birth_order_exits_2(
+    sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sb.stats.requests
+    baby = {
+        "resourceType": "Patient",
+        "identifier": [{"system": NIK_IBU_SYSTEM, "value": MOTHER}],
+        "name": [{"text": "Bayi Ny. Siti"}],
+        "birthDate": "2025-03-02",
+    }
+    code, _, err = run(capsys, "create", write_patient(tmp_path, baby))
+    assert code == 2 and "birth order" in err
+    assert sb.stats.requests == before
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", '{"a": NaN}', "[1, Infinity]"])
+def test_replace_refuses_non_finite_numbers(
+    sb: Sandbox, capsys: pytest.CaptureFixture[str], raw: str
+) -> None:
+    with pytest.raises(CliUsageError, match="NaN"):
+        parse_replace(f"/x={raw}")
+    before = sb.stats.requests
+    code, out, err = run(capsys, "patch", "P00000000001", "--replace", f"/x={raw}")
+    assert code == 2 and out is None and len(err.strip().splitlines()) == 1
+    assert sb.stats.requests == before
+    assert parse_replace('/x="NaN"').value == "NaN"  # quoted, it is a string
+
+
+def test_usage_errors_never_echo_a_full_nik(
+    sb: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["search", "--nik", "3171012345670000"],
+        ["search", "--nik-ibu", "31710123456789012"],
+        ["search", "--identifier", "3171012345678901"],
+        ["get", "3171012345678901/.."],
+        ["patch", "P00000000001", "--replace", "=3171012345678901"],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2
+        assert not any(nik in err for nik in ("3171012345670000", "31710123456789012"))
+        assert "3171012345678901" not in err and "********" in err

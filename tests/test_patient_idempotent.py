@@ -23,6 +23,8 @@ from satusehat_async.errors import (
 from satusehat_async.patients import (
     NIK_IBU_SYSTEM,
     NIK_SYSTEM,
+    AmbiguousMatchError,
+    CreateOutcomeUnknown,
     HumanName,
     Identifier,
     Patient,
@@ -348,3 +350,133 @@ async def test_masked_nik_search_result_counts_as_a_match_but_a_different_nik_do
     assert (await s.run(adult())).id == "P2"
     s = Script(posts=[], searches=[[masked]])
     assert (await s.run(adult())).id == "P1"
+
+
+# -- birth order, ambiguity, an unknown outcome -----------------------------------------------
+
+
+def test_newborn_needs_a_birth_order() -> None:
+    for order in (None, 0, -2):
+        with pytest.raises(ValidationError, match="birth order"):
+            plan_create(baby(order=order))
+    with pytest.raises(ValidationError, match="birth order"):
+        plan_create(baby(order=None, multiple_birth_boolean=True))
+    with pytest.raises(ValidationError, match="not both"):
+        plan_create(baby(order=1, multiple_birth_boolean=False))
+    assert plan_create(baby(order=2)).system == NIK_IBU_SYSTEM
+    assert plan_create(baby(order=None, multiple_birth_boolean=False)).system == NIK_IBU_SYSTEM
+    # an adult's own NIK is unique: no birth order needed
+    assert plan_create(adult()).system == NIK_SYSTEM
+
+
+def test_birth_orders_that_match() -> None:
+    single = baby(order=None, multiple_birth_boolean=False)
+    unstated = baby(order=None)
+    assert newborn_matches(baby(order=1), baby(order=1))
+    assert not newborn_matches(baby(order=2), baby(order=1))
+    # a record without a birth order is not one of twins with an order
+    assert not newborn_matches(unstated, baby(order=1))
+    assert not newborn_matches(baby(order=0), baby(order=1))
+    assert not newborn_matches(baby(order=None, multiple_birth_boolean=True), baby(order=1))
+    assert not newborn_matches(single, baby(order=1))
+    # a single birth is the record stored as one, or stored without any birth order
+    assert newborn_matches(single, single)
+    assert newborn_matches(baby(order=0), single)
+    assert newborn_matches(unstated, single)
+    assert not newborn_matches(baby(order=1), single)
+    assert not newborn_matches(baby(order=None, multiple_birth_boolean=True), single)
+
+
+async def test_same_named_twins_without_order_were_merged_now_refused() -> None:
+    first = baby("Bayi Ny. Siti", order=None)
+    s = Script(posts=[], searches=[[stored("P21", first)]])
+    with pytest.raises(ValidationError, match="birth order"):
+        await s.run(baby("Bayi Ny. Siti", order=None))
+    assert (s.post_calls, s.search_calls) == (0, [])
+
+
+async def test_several_matches_are_ambiguous() -> None:
+    twin = baby("Bayi Ny. Siti", 1)
+    s = Script(posts=[], searches=[[stored("P1", twin), stored("P2", twin)]])
+    with pytest.raises(AmbiguousMatchError, match="2 records") as info:
+        await s.run(twin)
+    assert info.value.ids == ("P1", "P2")
+    assert MOTHER not in str(info.value)
+    assert s.post_calls == 0
+    # found after an ambiguous failure: still two, still an error
+    s = Script(
+        posts=[ServerError("boom", status=500)],
+        searches=[[], [stored("P1", twin), stored("P2", twin)]],
+    )
+    with pytest.raises(AmbiguousMatchError):
+        await s.run(twin)
+    masked = Patient(id="P3", identifier=[Identifier(system=NIK_SYSTEM, value="#" * 16)])
+    s = Script(posts=[], searches=[[masked, msgspec.structs.replace(masked, id="P4")]])
+    with pytest.raises(AmbiguousMatchError):
+        await s.run(adult())
+
+
+class FailingSearch(Script):
+    """Searches answer from the script until it runs out, then fail."""
+
+    def __init__(self, posts: list[Any], searches: list[list[Patient]], error: Exception):
+        super().__init__(posts, searches)
+        self.error = error
+
+    async def search(self, system: str, value: str) -> list[Patient]:
+        if not self.searches:
+            self.search_calls.append((system, value))
+            raise self.error
+        return await super().search(system, value)
+
+
+@pytest.mark.parametrize(
+    "search_error",
+    [ServerError("no healthy upstream", status=503), RequestTimeout("timed out")],
+)
+async def test_failed_reconciliation_is_an_unknown_outcome(search_error: Exception) -> None:
+    write_error = ServerError("boom", status=500)
+    s = FailingSearch(posts=[write_error], searches=[[]], error=search_error)
+    with pytest.raises(CreateOutcomeUnknown) as info:
+        await s.run(adult())
+    error = info.value
+    assert error.last_error is write_error and error.cause is search_error
+    assert error.__cause__ is search_error
+    assert "outcome" in str(error) and "unknown" in str(error)
+    assert "safe" in str(error) and NIK not in str(error)
+    assert s.post_calls == 1  # never re-sent blindly
+
+
+async def test_failed_search_before_sending_is_raised_as_is() -> None:
+    s = FailingSearch(posts=[], searches=[], error=ServerError("down", status=503))
+    with pytest.raises(ServerError):
+        await s.run(adult())
+    assert s.post_calls == 0
+
+
+async def test_refusal_with_a_sentence_for_data_is_a_bad_request() -> None:
+    body = b'{"success": false, "data": "NIK tidak ditemukan di Dukcapil"}'
+    s = Script(posts=[(200, body)], searches=[[]])
+    with pytest.raises(BadRequestError, match="NIK tidak ditemukan di Dukcapil"):
+        await s.run(adult())
+    assert (s.post_calls, len(s.search_calls)) == (1, 1)  # not reconciled, not re-sent
+
+
+def test_dict_with_unknown_keys_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"birth_date.*birthDate"):
+        to_patient({"identifier": [{"system": NIK_SYSTEM, "value": NIK}], "birth_date": "x"})
+    with pytest.raises(ValidationError, match=r"\$\.name\[1\]\.nama"):
+        to_patient({"name": [{"text": "a"}, {"nama": "b"}]})
+    with pytest.raises(ValidationError, match=r"\$\._birthDate\.extension\[0\]\.valueFoo"):
+        to_patient({"_birthDate": {"extension": [{"url": "u", "valueFoo": 1}]}})
+    # every declared element is known, nulls included; contained resources are kept raw
+    patient = to_patient(
+        {
+            "resourceType": "Patient",
+            "gender": None,
+            "_birthDate": {"extension": [{"url": "u", "valueDecimal": 1.5}]},
+            "contained": [{"resourceType": "Organization", "anything": 1}],
+            "contact": [{"name": {"given": ["a"], "_given": [None, {"id": "x"}]}}],
+        }
+    )
+    assert patient.gender is None and patient.contained is not None

@@ -15,9 +15,11 @@ from satusehat_async.patients import (
     ihs_number_identifier,
     is_masked,
     is_valid_nik,
+    mask_nik,
     nik_ibu_identifier,
     nik_identifier,
     parse_identifier_token,
+    search_params,
     validate_ihs_number,
     validate_nik,
 )
@@ -109,3 +111,59 @@ def test_is_masked() -> None:
     assert is_masked("Sa** An** Ri**")
     assert not is_masked("3171012345678901")
     assert not is_masked(None)
+
+
+# -- no full NIK in an error message --------------------------------------------------------
+
+# Rejected for each reason validate_nik knows, and shapes a typo makes.
+REJECTED = [
+    "3171012345670000",  # serial 0000
+    "1012345678901234",  # province 10
+    "1111111111111111",  # one digit repeated
+    "317101234567890",  # 15 digits
+    "31710123456789012",  # 17 digits
+    "3171O12345678901",  # a letter O
+    "  3171012345670000  ",
+]
+
+
+def test_mask_nik() -> None:
+    assert mask_nik("3171012345678901") == "3171********8901"
+    assert mask_nik("31710123456789012") == "3171********9012"
+    assert mask_nik("12345") == "*****"
+    assert mask_nik("") == ""
+
+
+@pytest.mark.parametrize("nik", REJECTED)
+def test_rejected_nik_is_masked_in_the_message(nik: str) -> None:
+    value = nik.strip()
+    for check in (
+        validate_nik,
+        lambda v: validate_nik(v, what="NIK-ibu"),
+        nik_identifier,
+        nik_ibu_identifier,
+        validate_ihs_number,
+        lambda v: parse_identifier_token(v),
+        lambda v: parse_identifier_token(f"|{v}"),
+        lambda v: search_params(nik=v),
+        lambda v: search_params(nik_ibu=v),
+        lambda v: search_params(identifier=v),
+        lambda v: search_params(identifier=f"{NIK_SYSTEM}|{v}"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            check(nik)
+        text = str(info.value)
+        assert value not in text
+        assert value[4:-4] not in text  # not even the middle digits
+    with pytest.raises(ValidationError, match=r"'3171\*{8}"):
+        validate_nik("3171012345670000")
+
+
+async def test_plan_of_a_patient_with_a_bad_nik_masks_it() -> None:
+    from satusehat_async.patients.idempotent import plan_create
+
+    for system in (NIK_SYSTEM, NIK_IBU_SYSTEM):
+        with pytest.raises(ValidationError) as info:
+            plan_create({"identifier": [{"system": system, "value": "3171012345670000"}]})
+        assert "3171012345670000" not in str(info.value)
+        assert "3171********0000" in str(info.value)

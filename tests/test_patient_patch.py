@@ -106,3 +106,42 @@ def test_invalid_patch_documents(ops: object, reason: str) -> None:
 def test_decimal_values_are_plain_values() -> None:
     op = replace("/extension/0/valueDecimal", Decimal("1.50"))
     assert op.value == Decimal("1.50")
+
+
+NON_FINITE = [
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    Decimal("NaN"),
+    Decimal("Infinity"),
+    Decimal("-Infinity"),
+    Decimal("sNaN"),
+    {"valueDecimal": float("nan")},
+    [1.0, float("inf")],
+    ({"a": [Decimal("NaN")]},),
+]
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+def test_non_finite_numbers_are_refused(value: object) -> None:
+    # msgspec would write NaN and Infinity as null
+    with pytest.raises(ValidationError, match="finite"):
+        replace("/x", value)
+    with pytest.raises(ValidationError, match="finite"):
+        validate_operations([{"op": "replace", "path": "/x", "value": value}])
+    with pytest.raises(ValidationError, match="finite"):
+        validate_operations([PatchOperation(op="replace", path="/x", value=value)])
+
+
+def test_non_finite_numbers_inside_structs_are_refused() -> None:
+    from satusehat_async.patients import Extension, fhir_decimal
+
+    assert replace("/extension/0", Extension(url="u", value_decimal=fhir_decimal("1.5")))
+    with pytest.raises(ValidationError, match="finite"):
+        # a struct field typed int may still hold a float at run time
+        replace("/name/0", HumanName(text="x", period=float("inf")))  # type: ignore[arg-type]
+
+
+def test_finite_numbers_pass() -> None:
+    for value in (0.1, -2.5e300, Decimal("1.50"), 7, True, {"a": [1.5, "nan"]}):
+        assert replace("/x", value).value == value

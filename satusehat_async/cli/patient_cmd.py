@@ -25,6 +25,8 @@ from satusehat_async.patients import (
     PATCH_CONTENT_TYPES,
     Patient,
     Patients,
+    patient_from_json,
+    redact_niks,
     replace,
     search_params,
 )
@@ -98,14 +100,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     patch.set_defaults(func=_patch)
 
 
+class _NonFinite(Exception):
+    """Python's json reads NaN and Infinity, which JSON does not have."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
 def parse_replace(text: str) -> PatchOperation:
-    """``/path=value`` as a replace operation; the value is JSON if it parses, else a string."""
+    """``/path=value`` as a replace operation; the value is JSON if it parses, else a string.
+
+    ``NaN``, ``Infinity`` and ``-Infinity`` are refused (no JSON number can hold them);
+    quoted (``/x="NaN"``) they are strings.
+    """
     path, sep, raw = text.partition("=")
     if not sep or not path:
-        raise fail(f"--replace takes /path=value, got {text!r}")
+        raise fail(f"--replace takes /path=value, got {redact_niks(repr(text))}")
     value: Any
     try:
-        value = json.loads(raw, parse_float=Decimal)  # keep decimal digits (1.50)
+        # keep decimal digits (1.50); refuse what JSON has no number for
+        value = json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    except _NonFinite as exc:
+        raise fail(
+            f"--replace {path}: {exc} is not a JSON number (JSON has no NaN or Infinity); "
+            f'quote it for a string: {path}="{exc}"'
+        ) from None
     except ValueError:
         value = raw
     try:
@@ -152,11 +172,11 @@ def _read_patient(file: str) -> Patient:
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
-        raise fail(f"cannot read {file}: {exc.strerror or exc}") from None
+        raise fail(redact_niks(f"cannot read {file}: {exc.strerror or exc}")) from None
     try:
-        return msgspec.json.decode(data, type=Patient)
-    except msgspec.DecodeError as exc:
-        raise fail(f"{file} is not a FHIR Patient: {exc}") from None
+        return patient_from_json(data)  # strict: unknown keys are named, not dropped
+    except ValidationError as exc:
+        raise fail(redact_niks(f"{file} is not a FHIR Patient: {exc}")) from None
 
 
 async def _create(args: argparse.Namespace) -> int:

@@ -50,7 +50,13 @@ from satusehat_async.patients.answers import (
     decode_search_bundle,
 )
 from satusehat_async.patients.api import GENDERS, SEARCH_COMBINATIONS, Patients, search_params
-from satusehat_async.patients.idempotent import is_ambiguous, newborn_matches
+from satusehat_async.patients.idempotent import (
+    AmbiguousMatchError,
+    CreateOutcomeUnknown,
+    is_ambiguous,
+    newborn_matches,
+    patient_from_json,
+)
 from satusehat_async.patients.identifiers import (
     IHS_NUMBER_SYSTEM,
     NIK_IBU_SYSTEM,
@@ -60,9 +66,11 @@ from satusehat_async.patients.identifiers import (
     ihs_number_identifier,
     is_masked,
     is_valid_nik,
+    mask_nik,
     nik_ibu_identifier,
     nik_identifier,
     parse_identifier_token,
+    redact_niks,
     validate_ihs_number,
     validate_nik,
 )
@@ -91,6 +99,7 @@ __all__ = [
     "PATCH_CONTENT_TYPES",
     "SEARCH_COMBINATIONS",
     "Address",
+    "AmbiguousMatchError",
     "Annotation",
     "Attachment",
     "BackboneElement",
@@ -99,6 +108,7 @@ __all__ = [
     "CodeableConcept",
     "Coding",
     "ContactPoint",
+    "CreateOutcomeUnknown",
     "CreateResult",
     "Element",
     "Extension",
@@ -136,11 +146,14 @@ __all__ = [
     "is_ambiguous",
     "is_masked",
     "is_valid_nik",
+    "mask_nik",
     "newborn_matches",
     "nik_ibu_identifier",
     "nik_identifier",
     "parse_identifier_token",
+    "patient_from_json",
     "pointer",
+    "redact_niks",
     "replace",
     "search_params",
     "unescape_token",

@@ -8,6 +8,11 @@ API is known to answer with is tested without a server. Create answers come as
 - ``{"success": false, "data": {"resourceID": "P02029102427"}}`` with HTTP 200: a
   duplicate NIK — the record already exists, and this is its id;
 - an empty body or an OperationOutcome with the id in ``Location``.
+
+An id is taken only when it looks like a FHIR id (1 to 64 letters, digits, ``-`` and
+``.``), and a bare string ``data`` only from a ``"success": true`` envelope: ``{"success":
+false, "data": "NIK tidak ditemukan di Dukcapil"}`` is a refusal (:class:`BadRequestError`
+with that message), never a patient whose id is a sentence.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from satusehat_async.errors import APIError
+from satusehat_async.errors import APIError, BadRequestError
+from satusehat_async.patients.identifiers import redact_niks
 from satusehat_async.patients.models import Patient
 
 __all__ = [
@@ -38,6 +44,8 @@ _any_decoder = msgspec.json.Decoder()
 _ID_KEYS = ("patientid", "resourceid", "id", "ihsnumber")
 _NOT_LETTERS = re.compile(r"[^a-z]")
 _LOCATION_ID = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/|$|\?)")
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_NO_ID = "the create answer carries no patient id"
 
 
 class CreateResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,8 +102,23 @@ _head_decoder = msgspec.json.Decoder(_Head)
 _bundle_decoder = msgspec.json.Decoder(SearchBundle)
 
 
-def _unexpected(message: str, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
-    return APIError(message, status=status, body=body, request_id=headers.get("X-Request-Id"))
+def _unexpected(
+    message: str,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    kind: type[APIError] = APIError,
+) -> APIError:
+    return kind(
+        redact_niks(message), status=status, body=body, request_id=headers.get("X-Request-Id")
+    )
+
+
+def _fhir_id(value: Any) -> str | None:
+    """``value`` if it is a usable FHIR id (and not a path segment like ``..``)."""
+    if isinstance(value, str) and _FHIR_ID.fullmatch(value) and value not in (".", ".."):
+        return value
+    return None
 
 
 def decode_patient(
@@ -148,16 +171,17 @@ def id_from_location(location: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def _envelope_id(data: Any) -> str | None:
-    if isinstance(data, str) and data:
-        return data
+def _envelope_id(data: Any, *, success: bool) -> str | None:
+    """The patient id in an envelope's ``data``; a bare string counts only on success."""
+    if isinstance(data, str):
+        return _fhir_id(data) if success else None
     if not isinstance(data, Mapping):
         return None
     by_key = {_NOT_LETTERS.sub("", str(k).lower()): v for k, v in data.items()}
     for key in _ID_KEYS:
-        value = by_key.get(key)
-        if isinstance(value, str) and value:
-            return value
+        found = _fhir_id(by_key.get(key))
+        if found:
+            return found
     return None
 
 
@@ -182,22 +206,28 @@ def decode_create_answer(
         raise _unexpected(f"undecodable create answer: {exc}", status, None, headers) from exc
     if isinstance(parsed, Mapping) and parsed.get("resourceType") == "Patient":
         patient = decode_patient(body, status=status, headers=headers)
-        patient_id = patient.id or id_from_location(location)
+        patient_id = _fhir_id(patient.id) if patient.id else id_from_location(location)
         if not patient_id:
-            raise _unexpected("the created Patient carries no id", status, parsed, headers)
+            raise _unexpected(f"{_NO_ID} (the Patient has none)", status, parsed, headers)
         return CreateResult(id=patient_id, created=not matched, resource=patient)
     if isinstance(parsed, Mapping) and "success" in parsed:
-        envelope_id = _envelope_id(parsed.get("data"))
-        message = str(parsed.get("message") or "")
+        success = parsed.get("success") is True
+        data = parsed.get("data")
+        envelope_id = _envelope_id(data, success=success)
         if envelope_id is None:
-            text = message or "the create answer carries no patient id"
-            raise _unexpected(text, status, parsed, headers)
+            message = parsed.get("message")
+            text = message if isinstance(message, str) and message else None
+            if not success:
+                # A refusal ("NIK tidak ditemukan di Dukcapil"): its reason, as a 400 would.
+                reason = text or (data if isinstance(data, str) and data else None)
+                raise _unexpected(reason or _NO_ID, status, parsed, headers, BadRequestError)
+            raise _unexpected(f"{_NO_ID}: {text}" if text else _NO_ID, status, parsed, headers)
         # success: false with a resource id is the duplicate answer: the record exists.
-        return CreateResult(id=envelope_id, created=parsed.get("success") is True)
+        return CreateResult(id=envelope_id, created=success)
     if parsed is None or (
         isinstance(parsed, Mapping) and parsed.get("resourceType") == "OperationOutcome"
     ):
         location_id = id_from_location(location)
         if location_id:
             return CreateResult(id=location_id, created=not matched)
-    raise _unexpected("the create answer carries no patient id", status, parsed, headers)
+    raise _unexpected(_NO_ID, status, parsed, headers)

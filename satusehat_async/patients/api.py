@@ -20,6 +20,7 @@ from satusehat_async.patients.identifiers import (
     NIK_SYSTEM,
     identifier_token,
     parse_identifier_token,
+    redact_niks,
     validate_nik,
 )
 from satusehat_async.patients.models import Patient
@@ -55,8 +56,14 @@ _patch_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def _check_id(patient_id: object) -> str:
-    if not isinstance(patient_id, str) or not _FHIR_ID.fullmatch(patient_id):
-        raise ValidationError(f"invalid Patient id {patient_id!r}")
+    # "." and ".." match FHIR's id pattern, but the URL would be normalised to another
+    # path (Patient/.. is the server's root): never a Patient's id.
+    if (
+        not isinstance(patient_id, str)
+        or not _FHIR_ID.fullmatch(patient_id)
+        or patient_id in (".", "..")
+    ):
+        raise ValidationError(f"invalid Patient id {redact_niks(repr(patient_id))}")
     return patient_id
 
 
@@ -72,7 +79,7 @@ def _birthdate(value: str | dt.date) -> str:
             pass
         else:
             return value
-    raise ValidationError(f"birthdate must be a date YYYY-MM-DD, got {value!r}")
+    raise ValidationError(f"birthdate must be a date YYYY-MM-DD, got {redact_niks(repr(value))}")
 
 
 def search_params(
@@ -134,7 +141,9 @@ def search_params(
         params["birthdate"] = _birthdate(birthdate)
     if gender is not None:
         if gender not in GENDERS:
-            raise ValidationError(f"gender must be one of {', '.join(GENDERS)}; got {gender!r}")
+            raise ValidationError(
+                f"gender must be one of {', '.join(GENDERS)}; got {redact_niks(repr(gender))}"
+            )
         params["gender"] = gender
     return params
 
@@ -236,8 +245,15 @@ class Patients:
         name, birth date and birth order) before sending, and again after any ambiguous
         failure (timeout, dropped connection, 5xx) before re-sending, so retries never
         leave two records. ``created`` is False where the record existed before this call.
-        Raises :class:`ValidationError` (nothing sent) for a patient without a valid NIK
-        or NIK-ibu, or a newborn without a birth date.
+
+        Raises:
+            ValidationError: nothing was sent — a patient without a valid NIK or NIK-ibu,
+                a newborn without a birth date or a birth order (``multipleBirthInteger``
+                1, 2, ... or ``multipleBirthBoolean: false``), a dict with keys that are
+                not Patient elements.
+            AmbiguousMatchError: several existing records match; none is picked.
+            CreateOutcomeUnknown: a write failed ambiguously and the search to check it
+                failed too; repeating the create is safe.
         """
         plan = plan_create(patient)
         transport = self._client.transport

@@ -6,6 +6,10 @@ what holds for every NIK ever issued — 16 ASCII digits, a province code of at 
 (Kemendagri codes start at 11, Aceh), a serial other than ``0000``, and not one digit
 repeated — and leaves the birth-date segment alone, because the official documents'
 own example NIK does not hold a valid date.
+
+A NIK is personal data: no error message of this package carries a whole one. A rejected
+value is shown as :func:`mask_nik` makes it (``3171********0001``), and free text that may
+hold one (a server's message, a command-line argument) goes through :func:`redact_niks`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ __all__ = [
     "ihs_number_identifier",
     "is_masked",
     "is_valid_nik",
+    "mask_nik",
     "nik_ibu_identifier",
     "nik_identifier",
     "parse_identifier_token",
+    "redact_niks",
     "validate_ihs_number",
     "validate_nik",
 ]
@@ -41,6 +47,32 @@ IHS_NUMBER_SYSTEM = "https://fhir.kemkes.go.id/id/ihs-number"
 
 _NIK = re.compile(r"[0-9]{16}")
 _IHS_NUMBER = re.compile(r"P[0-9]{11}")
+# A run of digits long enough to be a NIK, or most of one (an IHS number has 11 digits).
+_DIGIT_RUN = re.compile(r"[0-9]{12,}")
+
+
+def mask_nik(value: str) -> str:
+    """A value that may be a NIK, safe to show: ``3171012345678901`` -> ``3171********8901``.
+
+    Values of 12 characters or more keep their first and last 4 (enough to tell which
+    record a typo was made in), shorter ones are all ``*``.
+    """
+    if len(value) >= 12:
+        return value[:4] + "********" + value[-4:]
+    return "*" * len(value)
+
+
+def redact_niks(text: str) -> str:
+    """``text`` with every run of 12 or more digits masked by :func:`mask_nik`."""
+    return _DIGIT_RUN.sub(lambda found: mask_nik(found.group()), text)
+
+
+def _shown_token(token: str) -> str:
+    system, sep, value = token.partition("|")
+    if sep:
+        return f"{redact_niks(system)}|{mask_nik(value)}"
+    # no "|": a system URL alone, or (more likely to be personal) a bare value
+    return redact_niks(token) if "://" in token else mask_nik(token)
 
 
 def _nik_problem(nik: str) -> str | None:
@@ -65,8 +97,9 @@ def validate_nik(nik: object, *, what: str = "NIK") -> str:
     value = nik.strip()
     problem = _nik_problem(value)
     if problem:
-        shown = value if len(value) <= 20 else value[:20] + "…"
-        raise ValidationError(f"invalid {what} {shown!r}: {problem}")
+        raise ValidationError(
+            f"invalid {what} {mask_nik(value)!r} ({len(value)} characters): {problem}"
+        )
     return value
 
 
@@ -78,7 +111,8 @@ def is_valid_nik(nik: object) -> bool:
 def validate_ihs_number(value: object) -> str:
     """Return the IHS number (``P`` + 11 digits) or raise :class:`ValidationError`."""
     if not isinstance(value, str) or not _IHS_NUMBER.fullmatch(value.strip()):
-        raise ValidationError(f"invalid IHS number {value!r}: must be 'P' followed by 11 digits")
+        shown = repr(mask_nik(value.strip())) if isinstance(value, str) else type(value).__name__
+        raise ValidationError(f"invalid IHS number {shown}: must be 'P' followed by 11 digits")
     return value.strip()
 
 
@@ -111,7 +145,7 @@ def parse_identifier_token(token: str) -> tuple[str, str]:
     """Split ``system|value`` (raises :class:`ValidationError` without both parts)."""
     system, sep, value = token.partition("|")
     if not sep or not system or not value:
-        raise ValidationError(f"identifier must be 'system|value', got {token!r}")
+        raise ValidationError(f"identifier must be 'system|value', got {_shown_token(token)!r}")
     return system, value
 
 

@@ -9,13 +9,16 @@ anything is sent.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from satusehat_async.errors import ValidationError
+from satusehat_async.patients.identifiers import redact_niks
 
 __all__ = [
     "PATCH_CONTENT_TYPES",
@@ -65,21 +68,54 @@ def pointer(*tokens: str | int) -> str:
     return "".join("/" + escape_token(t) for t in tokens)
 
 
+def _shown(value: object) -> str:
+    return redact_niks(repr(value))
+
+
 def _check_path(path: str) -> str:
     if not isinstance(path, str):
-        raise ValidationError(f"a patch path must be a JSON Pointer string, not {path!r}")
+        raise ValidationError(f"a patch path must be a JSON Pointer string, not {_shown(path)}")
     if not path.startswith("/"):
         raise ValidationError(
-            f"patch path {path!r} is not a JSON Pointer: it must start with '/' "
+            f"patch path {_shown(path)} is not a JSON Pointer: it must start with '/' "
             "(e.g. '/name/0/text')"
         )
     if _BAD_TILDE.search(path):
         raise ValidationError(
-            f"patch path {path!r}: '~' must be escaped as '~0' (and '/' inside a key as '~1')"
+            f"patch path {_shown(path)}: '~' must be escaped as '~0' (and '/' inside a key as '~1')"
         )
     if path in _FORBIDDEN_PATHS:
-        raise ValidationError(f"patch path {path!r}: a resource's type and id cannot be replaced")
+        raise ValidationError(
+            f"patch path {_shown(path)}: a resource's type and id cannot be replaced"
+        )
     return path
+
+
+def _non_finite(value: Any, depth: int = 0) -> bool:
+    """Whether a NaN or an infinity hides anywhere in ``value`` (JSON has neither)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Decimal):
+        return not value.is_finite()
+    if depth > 100:  # deeper than any FHIR element; msgspec refuses what it cannot encode
+        return False
+    if isinstance(value, Mapping):
+        return any(_non_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v, depth + 1) for v in value)
+    if isinstance(value, msgspec.Struct):
+        fields = (getattr(value, name) for name in value.__struct_fields__)
+        return any(_non_finite(v, depth + 1) for v in fields)
+    return False
+
+
+def _check_value(value: Any, where: str) -> Any:
+    if value is None:
+        raise ValidationError(f"{where}: the value cannot be null")
+    if _non_finite(value):
+        # msgspec would write NaN and Infinity as null, changing the value silently
+        raise ValidationError(f"{where}: numbers must be finite (JSON has no NaN or Infinity)")
+    return value
 
 
 def replace(path: str | Sequence[str | int], value: Any) -> PatchOperation:
@@ -88,11 +124,11 @@ def replace(path: str | Sequence[str | int], value: Any) -> PatchOperation:
     ``path`` is a JSON Pointer string (already escaped, e.g. ``"/name/0/text"``) or a
     sequence of raw tokens, escaped here (``("extension", 0, "url")``). ``value`` is any
     JSON value or a model struct (``HumanName(...)``); ``None`` is refused: FHIR has no
-    null, and removing an element is not supported.
+    null, and removing an element is not supported. So are NaN and infinities (as floats
+    or Decimals, anywhere in the value): JSON has no such numbers.
     """
     text = path if isinstance(path, str) else pointer(*path)
-    if value is None:
-        raise ValidationError(f"replace {text!r}: the value cannot be null")
+    _check_value(value, f"replace {_shown(text)}")
     return PatchOperation(op="replace", path=_check_path(text), value=value)
 
 
@@ -117,14 +153,13 @@ def _one(operation: PatchOperation | Mapping[str, Any], index: int) -> PatchOper
     if op not in SUPPORTED_OPS:
         why = "is not supported by SATUSEHAT" if op in _KNOWN_OPS else "is not a JSON Patch op"
         raise ValidationError(
-            f"patch operation {index}: {op!r} {why} (only 'replace' is supported)"
+            f"patch operation {index}: {_shown(op)} {why} (only 'replace' is supported)"
         )
     if extra:
         raise ValidationError(
-            f"patch operation {index}: unexpected member(s) {', '.join(sorted(extra))}"
+            f"patch operation {index}: unexpected member(s) {redact_niks(', '.join(sorted(extra)))}"
         )
-    if value is None:
-        raise ValidationError(f"patch operation {index}: the value cannot be null")
+    _check_value(value, f"patch operation {index}")
     return PatchOperation(op="replace", path=_check_path(path), value=value)
 
 
