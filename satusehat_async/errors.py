@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from satusehat_async.redact import redact_niks
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -357,6 +359,9 @@ def error_from_response(
             except ValueError:
                 message = "error"
             message += " (empty body)"
+    # Servers quote what they refused (a NIK in a diagnostics text): mask it in messages;
+    # the body itself stays on `.body` for whoever needs it.
+    message = redact_niks(message)
     cls = _STATUS_CLASSES.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else APIError
@@ -390,7 +395,7 @@ def consent_error_from_body(
     if not any(isinstance(i, Mapping) and i.get("code") == "suppressed" for i in issues):
         return None
     return ConsentError(
-        _outcome_message(parsed) or "data suppressed (consent or privacy)",
+        redact_niks(_outcome_message(parsed) or "data suppressed (consent or privacy)"),
         status=status,
         request_id=_header(headers or {}, "X-Request-Id"),
         body=parsed,

@@ -218,3 +218,24 @@ def test_retry_after_http_date() -> None:
 def test_repr_carries_no_body() -> None:
     err = error_from_response(400, RID, _json({"message": "bad", "secret": "s3cr3t"}))
     assert "s3cr3t" not in repr(err)
+
+
+def test_server_messages_mask_niks_but_keep_the_body() -> None:
+    body = _json(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "business-rule",
+                    "diagnostics": "NIK 3201234567890001 tidak ditemukan di Dukcapil",
+                }
+            ],
+        }
+    )
+    err = error_from_response(400, {}, body)
+    assert "3201234567890001" not in str(err)
+    assert "3201********0001 tidak ditemukan" in str(err)
+    assert "3201234567890001" in err.body["issue"][0]["diagnostics"]
+    plain = error_from_response(500, {"Content-Type": "text/plain"}, b"bad nik 3201234567890001")
+    assert str(plain) == "HTTP 500: bad nik 3201********0001"

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from satusehat_async.errors import ValidationError
 from satusehat_async.patients.datatypes import Identifier
+from satusehat_async.redact import mask_nik, redact_niks
 
 __all__ = [
     "IHS_NUMBER_SYSTEM",
@@ -48,23 +49,6 @@ IHS_NUMBER_SYSTEM = "https://fhir.kemkes.go.id/id/ihs-number"
 _NIK = re.compile(r"[0-9]{16}")
 _IHS_NUMBER = re.compile(r"P[0-9]{11}")
 # A run of digits long enough to be a NIK, or most of one (an IHS number has 11 digits).
-_DIGIT_RUN = re.compile(r"[0-9]{12,}")
-
-
-def mask_nik(value: str) -> str:
-    """A value that may be a NIK, safe to show: ``3171012345678901`` -> ``3171********8901``.
-
-    Values of 12 characters or more keep their first and last 4 (enough to tell which
-    record a typo was made in), shorter ones are all ``*``.
-    """
-    if len(value) >= 12:
-        return value[:4] + "********" + value[-4:]
-    return "*" * len(value)
-
-
-def redact_niks(text: str) -> str:
-    """``text`` with every run of 12 or more digits masked by :func:`mask_nik`."""
-    return _DIGIT_RUN.sub(lambda found: mask_nik(found.group()), text)
 
 
 def _shown_token(token: str) -> str:
