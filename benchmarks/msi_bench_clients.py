@@ -41,8 +41,10 @@ def _params(page: int) -> list[tuple[str, str]]:
 
 async def ours(base: str, concurrency: int, limit: int | None) -> dict[str, Any]:
     from satusehat_async import SatuSehatClient
+    from satusehat_async.msi import MSI  # imported up front, like the others' libraries
 
     async with SatuSehatClient("sandbox", "sandbox", base_url=base) as client:
+        assert isinstance(client.msi, MSI)
         await client.get_token()
         started, cpu = time.perf_counter(), time.process_time()
         counts: Counter[str | None] = Counter()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import operator
 import time
 from collections.abc import Iterable, Iterator
 from types import TracebackType
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["CrawlStats", "FacilityPages", "FacilityStream", "TotalPageChange"]
 
 logger = logging.getLogger("satusehat_async.msi")
-
-_KODE = operator.attrgetter("kode_satusehat")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,13 +96,23 @@ def _keys(codes: list[str | None]) -> list[int | str | None]:
         # The usual page, checked in bulk (C loops): all ASCII digits, and every int as long
         # as the first code while the total length allows no more: so every code has that
         # length and no leading zero.
+        # (bytes.isdigit is a plain C loop; str.isdigit consults Unicode tables per char.)
         texts = cast("list[str]", codes)
         joined = "".join(texts)
         width = len(texts[0])
-        if width and len(joined) == width * len(texts) and joined.isdigit() and joined.isascii():
+        if (
+            width
+            and len(joined) == width * len(texts)
+            and joined.isascii()
+            and joined.encode().isdigit()
+        ):
             numbers = list(map(int, texts))
             if min(numbers) >= 10 ** (width - 1):
                 return cast("list[int | str | None]", numbers)
+    return _keys_one_by_one(codes)
+
+
+def _keys_one_by_one(codes: list[str | None]) -> list[int | str | None]:
     return [
         int(c) if c is not None and c.isdigit() and c.isascii() and c[0] != "0" else c
         for c in codes
@@ -256,7 +263,7 @@ class FacilityPages:
 
     def _dedupe(self, facilities: list[Facility]) -> list[Facility]:
         seen = self._seen
-        keys = _keys(list(map(_KODE, facilities)))
+        keys = _keys([facility.kode_satusehat for facility in facilities])
         # The common case in two C passes over the big set: no code seen before, and (the
         # size grows by one per row) none repeated within the page nor missing.
         if seen.isdisjoint(keys):
