@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import importlib
 import json
@@ -10,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,31 +20,11 @@ from satusehat_async.cli.main import main
 from satusehat_async.msi.checkpoint import checkpoint_path
 from satusehat_async.msi.export import CSV_COLUMNS
 from satusehat_async.retry import RetryPolicy
-from satusehat_async.testing import Sandbox
+from satusehat_async.testing import Sandbox, ThreadedSandbox
 
 FACILITIES = 3000
 # The package re-exports the function main(), which shadows the module attribute.
 cli_main = importlib.import_module("satusehat_async.cli.main")
-
-
-class ThreadedSandbox:
-    """A sandbox serving from its own thread, so ``main()`` can run ``asyncio.run``."""
-
-    def __init__(self, **options: Any) -> None:
-        self.sandbox = Sandbox(**options)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Sandbox:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.sandbox.start(), self.loop).result(30)
-        return self.sandbox
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.sandbox.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import io
 import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,31 +17,11 @@ from satusehat_async.cli.main import CliUsageError, main
 from satusehat_async.cli.patient_cmd import parse_replace
 from satusehat_async.patients import NIK_IBU_SYSTEM, NIK_SYSTEM
 from satusehat_async.retry import RetryPolicy
-from satusehat_async.testing import Sandbox
+from satusehat_async.testing import Sandbox, ThreadedSandbox
 
 cli_main = importlib.import_module("satusehat_async.cli.main")
 NIK = "3273015708950042"
 MOTHER = "9104025209000006"
-
-
-class ThreadedSandbox:
-    """A sandbox on its own loop and thread, so ``main()`` may call ``asyncio.run``."""
-
-    def __init__(self, **options: Any) -> None:
-        self.sandbox = Sandbox(**options)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> Sandbox:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.sandbox.start(), self.loop).result(30)
-        return self.sandbox
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.sandbox.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

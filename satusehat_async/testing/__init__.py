@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from satusehat_async.testing.registry import FacilityMeta, Registry
     from satusehat_async.testing.server import Sandbox, SandboxStats
+    from satusehat_async.testing.threaded import ThreadedSandbox
 
 __all__ = [
     "FAULT_KINDS",
@@ -35,6 +36,7 @@ __all__ = [
     "Registry",
     "Sandbox",
     "SandboxStats",
+    "ThreadedSandbox",
 ]
 
 _HOMES = {
@@ -46,6 +48,7 @@ _HOMES = {
     "Registry": "registry",
     "Sandbox": "server",
     "SandboxStats": "server",
+    "ThreadedSandbox": "threaded",
 }
 
 
