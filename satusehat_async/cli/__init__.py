@@ -1,5 +1,5 @@
-"""The ``satusehat`` command line (needs the ``cli`` extra for progress bars)."""
+"""The ``satusehat`` command line (the ``cli`` extra adds progress bars).
 
-from satusehat_async.cli.main import main
-
-__all__ = ["main"]
+The entry point is :func:`satusehat_async.cli.main.main`; each subcommand lives in a
+module of its own (``msi_cmd``, ``patient_cmd``, ``sandbox_cmd``, ``demo_cmd``...).
+"""
