@@ -49,6 +49,8 @@ Params = Mapping[str, ParamValue]
 Sleep = Callable[[float], Awaitable[None]]
 
 _json_encoder = msgspec.json.Encoder()
+# On Python 3.10 asyncio.TimeoutError is not the builtin TimeoutError; catch both.
+_TIMEOUTS = (asyncio.TimeoutError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,8 +327,8 @@ class Transport:
                     url=str(url),
                     attempts=attempt,
                 )
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            error_name = "timeout" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+        except (*_TIMEOUTS, aiohttp.ClientError) as exc:
+            error_name = "timeout" if isinstance(exc, _TIMEOUTS) else type(exc).__name__
             # `from None`: aiohttp's own message may quote the full URL (a NIK in the query)
             # and would reach tracebacks and error trackers through the chain.
             raise transport_error(exc, method, url) from None
@@ -374,11 +376,11 @@ class Transport:
 
 
 def transport_error(
-    exc: asyncio.TimeoutError | aiohttp.ClientError, method: str, url: URL
+    exc: TimeoutError | asyncio.TimeoutError | aiohttp.ClientError, method: str, url: URL
 ) -> TransportError:
     """Map an aiohttp failure to our error; ``sent`` is False only when it never left."""
     where = redact_url(url)
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, _TIMEOUTS):
         return RequestTimeout(
             f"{method} {where}: no answer within the timeout", method=method, url=where
         )
