@@ -35,9 +35,8 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch, sb: Sandbox) -> None:
-    monkeypatch.setenv("SATUSEHAT_CLIENT_ID", sb.client_id)
-    monkeypatch.setenv("SATUSEHAT_CLIENT_SECRET", sb.client_secret)
-    monkeypatch.setenv("SATUSEHAT_BASE_URL", sb.base_url)
+    for name, value in sb.environ().items():
+        monkeypatch.setenv(name, value)
     original = cli_main.client_from_args
     fast = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002)
     monkeypatch.setattr(

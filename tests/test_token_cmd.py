@@ -19,9 +19,8 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def env(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SATUSEHAT_CLIENT_ID", sb.client_id)
-    monkeypatch.setenv("SATUSEHAT_CLIENT_SECRET", sb.client_secret)
-    monkeypatch.setenv("SATUSEHAT_BASE_URL", sb.base_url)
+    for name, value in sb.environ().items():
+        monkeypatch.setenv(name, value)
 
 
 def test_token_reports_expiry_without_the_token(

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from satusehat_async.cli.main import fail
-from satusehat_async.cli.msi_cmd import _advance, _progress
+from satusehat_async.cli.msi_cmd import advance_progress, crawl_progress
 from satusehat_async.errors import SatuSehatError
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Names
         concurrency=args.concurrency,
     )
     async with pages:
-        with _progress(sys.stderr.isatty()) as progress:
+        with crawl_progress(sys.stderr.isatty()) as progress:
             task = None
             async for page in pages:
                 for facility in page.facilities:
@@ -134,7 +134,7 @@ async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Names
                     if facility.latitude is not None and facility.longitude is not None:
                         with_coordinates += 1
                 if progress is not None:
-                    task = _advance(progress, task, pages.stats, 1)
+                    task = advance_progress(progress, task, pages.stats, 1)
     stats = pages.stats
     _summarise_crawl(stats, by_type, by_province, with_coordinates, len(sandbox.registry))
 

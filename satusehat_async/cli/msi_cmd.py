@@ -127,7 +127,8 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
+def crawl_progress(enabled: bool) -> Iterator[Progress | None]:
+    """A rich progress bar on stderr (pages, facilities, rate, ETA), or None when disabled."""
     if not enabled:
         yield None
         return
@@ -248,7 +249,7 @@ async def _crawl(
                 export.seen.clear()  # the crawl keeps its own compact copy
             stats = pages.stats
             async with pages:
-                with _progress(sys.stderr.isatty()) as progress:
+                with crawl_progress(sys.stderr.isatty()) as progress:
                     task = None
                     async for page in pages:
                         data = encode(page.facilities)
@@ -258,7 +259,7 @@ async def _crawl(
                             stdout.write(data)
                             stdout.flush()
                         if progress is not None:
-                            task = _advance(progress, task, stats, start)
+                            task = advance_progress(progress, task, stats, start)
         if export is not None:
             export.finish()
     except asyncio.CancelledError:
@@ -299,7 +300,10 @@ async def _commit(export: ExportFile, data: bytes, page: FacilityPage, stats: Cr
         raise
 
 
-def _advance(progress: Progress, task: TaskID | None, stats: CrawlStats, start: int) -> TaskID:
+def advance_progress(
+    progress: Progress, task: TaskID | None, stats: CrawlStats, start: int
+) -> TaskID:
+    """Show a crawl's progress (adding its task on the first page); returns the task."""
     total = (stats.total_page or stats.pages) - start + 1
     fields: dict[str, Any] = {
         "facilities": stats.facilities,

@@ -111,9 +111,8 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         print(f"SATUSEHAT sandbox: {len(sandbox.registry):,} facilities at {sandbox.base_url}")
         print("Point a client at it (test credentials, not secrets):")
-        print(f"  export SATUSEHAT_BASE_URL={sandbox.base_url}")
-        print(f"  export SATUSEHAT_CLIENT_ID={sandbox.client_id}")
-        print(f"  export SATUSEHAT_CLIENT_SECRET={sandbox.client_secret}")
+        for name, value in sandbox.environ().items():
+            print(f"  export {name}={value}")
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         stats = sandbox.stats

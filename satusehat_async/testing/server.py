@@ -242,6 +242,15 @@ class Sandbox:
     ) -> None:
         await self.close()
 
+    def environ(self) -> dict[str, str]:
+        """The ``SATUSEHAT_*`` variables that point ``SatuSehatClient.from_env()`` (and the
+        command line) at this sandbox: its URL and its test credentials."""
+        return {
+            "SATUSEHAT_BASE_URL": self.base_url,
+            "SATUSEHAT_CLIENT_ID": self.client_id,
+            "SATUSEHAT_CLIENT_SECRET": self.client_secret,
+        }
+
     def client(self, **kwargs: Any) -> SatuSehatClient:
         """A ``SatuSehatClient`` with the sandbox's credentials and URL (not yet entered)."""
         from satusehat_async.client import SatuSehatClient

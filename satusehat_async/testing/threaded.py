@@ -19,7 +19,7 @@ class ThreadedSandbox:
     async at all::
 
         with ThreadedSandbox(facilities=3_000) as sb:
-            os.environ["SATUSEHAT_BASE_URL"] = sb.base_url
+            os.environ.update(sb.environ())
             assert main(["msi", "crawl", "--jenis-sarana", "104"]) == 0
 
     Keyword arguments go to :class:`Sandbox`. Read ``sb.stats`` from the calling thread
