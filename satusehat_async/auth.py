@@ -4,17 +4,26 @@ One :class:`TokenProvider` per client hands out a cached token. Refresh is
 single-flight: concurrent callers that find no fresh token queue on one
 ``asyncio.Lock`` and on the store's own lock (a Redis lock when the store is shared
 across processes), re-read the store once they hold it, and only the first one
-actually asks the token endpoint.
+actually asks the token endpoint; callers that waited share its outcome.
+
+A token answer's ``expires_in`` is believed when it is a number of seconds (SATUSEHAT
+sends a string) of at least one second, cut to a day; anything else counts as unknown
+and means an hour (see :func:`token_lifetime`). A token value unfit for a header, and
+any echo of the client secret in an error, never get past this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import logging
+import math
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
@@ -31,13 +40,19 @@ if TYPE_CHECKING:
     from satusehat_async.redis_store import RedisTokenStore as RedisTokenStore
 
 __all__ = [
+    "DEFAULT_TOKEN_LIFETIME",
+    "MAX_TOKEN_LIFETIME",
+    "MIN_TOKEN_LIFETIME",
     "AccessToken",
     "MemoryTokenStore",
     "RedisTokenStore",
     "TokenProvider",
     "TokenStore",
     "decode_token_response",
+    "scrub_secrets",
     "token_cache_key",
+    "token_lifetime",
+    "usable_token",
 ]
 
 logger = logging.getLogger("satusehat_async.auth")
@@ -75,41 +90,195 @@ class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
         return now < self.refresh_at(margin, fraction)
 
 
-class _TokenAnswer(msgspec.Struct):
-    """Both token answers: SATUSEHAT's (numbers as strings, ``issued_at`` in ms) and RFC 6749's."""
+DEFAULT_TOKEN_LIFETIME = 3600.0
+"""Seconds a token is assumed to live when the answer's ``expires_in`` is unusable."""
+MIN_TOKEN_LIFETIME = 1.0
+"""The shortest ``expires_in`` believed; shorter (0, negative) counts as unusable."""
+MAX_TOKEN_LIFETIME = 86_400.0
+"""The longest lifetime used: a longer ``expires_in`` (``1e300``) is cut to one day."""
 
-    access_token: str
-    expires_in: str | int | float | None = None
-    issued_at: str | int | float | None = None
-    token_type: str | None = None
+# A decimal number of seconds as a JSON number or string carries it; "nan", "inf",
+# "Infinity", words, booleans, lists are not numbers (Python's float() would take some).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A token goes verbatim into a header: visible ASCII only (RFC 6750's b64token and more),
+# so CR/LF, spaces, controls and non-ASCII never reach it.
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+class _TokenAnswer(msgspec.Struct):
+    """Both token answers: SATUSEHAT's (numbers as strings, ``issued_at`` in ms) and RFC 6749's.
+
+    Fields stay raw JSON so that a hostile value (``1e400``, a list, nesting) is judged
+    here, field by field, instead of failing the whole answer.
+    """
+
+    access_token: msgspec.Raw = msgspec.Raw(b"null")
+    expires_in: msgspec.Raw = msgspec.Raw(b"null")
+    issued_at: msgspec.Raw = msgspec.Raw(b"null")
+    token_type: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _token_decoder = msgspec.json.Decoder(_TokenAnswer)
 
 
+def _raw_string(raw: msgspec.Raw) -> str | None:
+    """A raw JSON value's content if it is a string, else None."""
+    data = bytes(raw).strip()
+    if not data.startswith(b'"'):
+        return None
+    try:
+        return msgspec.json.decode(data, type=str)
+    except msgspec.DecodeError:  # pragma: no cover - msgspec hands out valid JSON only
+        return None
+
+
+def _raw_text(raw: msgspec.Raw) -> str | None:
+    """A raw JSON value as text: a string's content or a number's literal; else None."""
+    string = _raw_string(raw)
+    if string is not None:
+        return string.strip()
+    text = bytes(raw).strip().decode("ascii", errors="replace")
+    return text if _DECIMAL.fullmatch(text) else None
+
+
+def _seconds(raw: msgspec.Raw) -> float | None:
+    """A JSON number (or numeric string) of seconds, ``inf`` when beyond a double."""
+    text = _raw_text(raw)
+    if text is None or not _DECIMAL.fullmatch(text):
+        return None
+    return float(text)  # a decimal literal never gives nan; an overflow gives inf
+
+
+def token_lifetime(expires_in: object) -> float:
+    """The lifetime in seconds to use for a token answer's ``expires_in``.
+
+    A decimal number of seconds (a JSON number, or a string as SATUSEHAT sends it:
+    ``"14399"``) from :data:`MIN_TOKEN_LIFETIME` up is believed, capped at
+    :data:`MAX_TOKEN_LIFETIME`; anything else (missing, ``0``, negative, ``"nan"``,
+    ``"inf"``, a word, a boolean) means unknown: :data:`DEFAULT_TOKEN_LIFETIME`.
+    """
+    if isinstance(expires_in, msgspec.Raw):
+        seconds = _seconds(expires_in)
+    elif isinstance(expires_in, (int, float, str)) and not isinstance(expires_in, bool):
+        text = str(expires_in).strip()
+        seconds = float(text) if _DECIMAL.fullmatch(text) else None
+    else:
+        seconds = None
+    if seconds is None or not seconds >= MIN_TOKEN_LIFETIME:
+        return DEFAULT_TOKEN_LIFETIME
+    return min(seconds, MAX_TOKEN_LIFETIME)
+
+
+def usable_token(value: object) -> bool:
+    """Whether ``value`` may go into an ``Authorization`` header: visible ASCII, not blank."""
+    return isinstance(value, str) and _TOKEN_CHARS.fullmatch(value) is not None
+
+
 def decode_token_response(body: bytes, *, now: float) -> AccessToken:
-    """Decode a token endpoint's success body. Pure; raises AuthenticationError on nonsense."""
+    """Decode a token endpoint's success body. Pure; raises AuthenticationError on nonsense.
+
+    The lifetime follows :func:`token_lifetime`; an ``access_token`` that is missing,
+    blank, not a string or not fit for a header (CR/LF, spaces, controls) is refused.
+    """
     try:
         answer = _token_decoder.decode(body)
-        expires_in = float(answer.expires_in) if answer.expires_in not in (None, "") else 3600.0
-        issued_at = float(answer.issued_at) / 1000.0 if answer.issued_at not in (None, "") else None
-    except (msgspec.DecodeError, TypeError, ValueError) as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         # The message names the problem, never the body (it may hold the token).
         raise AuthenticationError(
             f"token endpoint answered an unreadable body ({type(exc).__name__})", status=200
         ) from None
-    if not answer.access_token:
-        raise AuthenticationError("token endpoint answered an empty access_token", status=200)
-    token_type = answer.token_type or "Bearer"
-    if token_type.lower() in ("bearertoken", "bearer"):
+    access_token = _raw_string(answer.access_token)
+    if access_token is None:
+        raise AuthenticationError("token endpoint answered no access_token", status=200)
+    if not usable_token(access_token):
+        raise AuthenticationError(
+            "token endpoint answered an access_token unfit for a header "
+            "(blank, or with spaces, line breaks or control characters)",
+            status=200,
+        )
+    issued_ms = _seconds(answer.issued_at)
+    issued_at = issued_ms / 1000.0 if issued_ms is not None and math.isfinite(issued_ms) else None
+    token_type = (_raw_string(answer.token_type) or "").strip()
+    if not usable_token(token_type) or token_type.lower() in ("bearertoken", "bearer"):
         token_type = "Bearer"
     return AccessToken(
-        access_token=answer.access_token,
+        access_token=access_token,
         issued_at=now,
-        expires_at=now + max(0.0, expires_in),
+        expires_at=now + token_lifetime(answer.expires_in),
         token_type=token_type,
         server_issued_at=issued_at,
     )
+
+
+# `client_secret` followed by its value, as a form (``client_secret=v&``), JSON
+# (``"client_secret": "v"``) or a Python repr echoes it: the value is hidden even when
+# the secret itself is not known here.
+_SECRET_FIELD = re.compile(
+    r"""(client[_-]?secret["']?\s*[=:]\s*)(?:(["'])(?:\\.|(?!\2).)*\2|[^&\s,;}\])"']+)""",
+    re.IGNORECASE,
+)
+_HIDDEN = "***"
+# Shorter secrets are hidden by their field only: replacing every "abc" would garble text.
+_MIN_SCRUBBED_SECRET = 4
+
+
+def _secret_forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it may appear: raw, URL-encoded (form and path), JSON-escaped."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) < _MIN_SCRUBBED_SECRET:
+            continue
+        forms.update(
+            (
+                secret,
+                urllib.parse.quote_plus(secret),
+                urllib.parse.quote(secret, safe=""),
+                urllib.parse.quote(secret),
+                msgspec.json.encode(secret).decode()[1:-1],
+            )
+        )
+    return sorted(forms, key=len, reverse=True)  # longest first: no partial leftovers
+
+
+def scrub_secrets(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (text, or a body of dicts/lists) with the secrets and any ``client_secret``
+    field's value replaced by ``***``; other values are returned as they are."""
+    return _scrub(value, _secret_forms(secrets))
+
+
+def _scrub(value: Any, forms: list[str]) -> Any:
+    if isinstance(value, str):
+        for form in forms:
+            value = value.replace(form, _HIDDEN)
+        return _SECRET_FIELD.sub(lambda found: found.group(1) + _HIDDEN, value)
+    if isinstance(value, (bytes, bytearray)):
+        return _scrub(bytes(value).decode("utf-8", errors="replace"), forms).encode()
+    if isinstance(value, dict):
+        return {
+            _scrub(key, forms): _HIDDEN
+            if isinstance(key, str) and _SECRET_FIELD.match(f"{key}=x")
+            else _scrub(item, forms)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(item, forms) for item in value)
+    return value
+
+
+def _scrubbed_error(exc: SatuSehatError, secrets: Iterable[str]) -> SatuSehatError:
+    """A copy of ``exc`` with secrets scrubbed from its message, body and arguments.
+
+    The copy has no ``__cause__``/``__context__`` (the original, echoing the secret,
+    must not ride along in the chain) and no traceback.
+    """
+    forms = _secret_forms(secrets)
+    clean = copy.copy(exc)
+    clean.args = tuple(_scrub(arg, forms) for arg in exc.args)
+    for name, value in vars(exc).items():
+        setattr(clean, name, _scrub(value, forms))
+    clean.__cause__ = clean.__context__ = None
+    clean.__traceback__ = None
+    return clean
 
 
 def token_cache_key(auth_url: str, client_id: str) -> str:
@@ -183,6 +352,13 @@ class TokenProvider:
         failure_cooldown: after the endpoint failed, further fetches are refused for this
             long (doubling per consecutive failure, up to ``max_failure_cooldown``) instead
             of hammering an endpoint known to punish retries.
+        secrets: values (the client secret) that must never appear in an error or a log
+            line, even when the token endpoint echoes them back; they are scrubbed, as is
+            the value of any ``client_secret`` field.
+
+    Callers waiting while a fetch is under way share its outcome (the token, or the
+    error), so any number of concurrent callers costs one token request, whatever the
+    token's lifetime.
     """
 
     def __init__(
@@ -197,6 +373,7 @@ class TokenProvider:
         failure_cooldown: float = 15.0,
         max_failure_cooldown: float = 60.0,
         on_refresh: Callable[[], None] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._fetch = fetch
         self.store: TokenStore = store if store is not None else MemoryTokenStore()
@@ -207,11 +384,16 @@ class TokenProvider:
         self._cooldown = failure_cooldown
         self._max_cooldown = max_failure_cooldown
         self._on_refresh = on_refresh
+        self._secrets = tuple(secrets)
         self._lock = asyncio.Lock()
         self._cached: AccessToken | None = None
         self._failures = 0
+        self._rejections = 0  # consecutive refusals of the credentials (logged once)
         self._failed_until = 0.0
         self._last_error: SatuSehatError | None = None
+        # Single flight: every fetch bumps the generation and leaves its outcome here.
+        self._generation = 0
+        self._outcome: AccessToken | SatuSehatError | None = None
         self.refreshes = 0
 
     def __repr__(self) -> str:
@@ -226,7 +408,14 @@ class TokenProvider:
         if self._fresh(cached):
             assert cached is not None
             return cached
+        generation = self._generation
         async with self._lock:
+            outcome = self._outcome
+            if self._generation != generation and outcome is not None:
+                # A fetch ended while we waited: its outcome is ours too.
+                if isinstance(outcome, AccessToken):
+                    return outcome
+                raise copy.copy(outcome)
             # Re-check: whoever held the lock before us may have refreshed already.
             if self._fresh(self._cached):
                 assert self._cached is not None
@@ -250,18 +439,29 @@ class TokenProvider:
                 assert stored is not None
                 self._cached = stored
                 return stored
+            failure: SatuSehatError | None = None
             try:
                 token = await self._fetch()
+                if not usable_token(token.access_token):
+                    raise AuthenticationError(
+                        "the token fetched is unfit for a header (blank, or with spaces, "
+                        "line breaks or control characters)",
+                        status=200,
+                    )
             except SatuSehatError as exc:
-                # Hold back only when the endpoint was reached: a refused connection or an
-                # open circuit sent nothing it could punish.
-                unsent = isinstance(exc, TransportError) and not exc.sent
-                if not (unsent or isinstance(exc, CircuitOpenError)):
-                    self._record_failure(exc)
-                if stale is not None and self.clock() < stale.expires_at:
-                    return stale
-                raise
-            self._failures = 0
+                # A scrubbed copy, raised outside this block: the original (which may
+                # echo the secret) stays out of the exception chain.
+                failure = _scrubbed_error(exc, self._secrets)
+            self._generation += 1
+            if failure is not None:
+                serving = stale if stale is not None and self.clock() < stale.expires_at else None
+                self._outcome = serving or failure  # what the waiters get, too
+                self._record_failure(failure, serving)
+                if serving is not None:
+                    return serving
+                raise failure
+            self._outcome = token
+            self._failures = self._rejections = 0
             self._failed_until = 0.0
             self._last_error = None
             self.refreshes += 1
@@ -272,30 +472,55 @@ class TokenProvider:
         logger.debug("token refreshed; valid for %.0fs", token.lifetime)
         return token
 
-    def _record_failure(self, exc: SatuSehatError) -> None:
-        """Hold back from the token endpoint: it is said to punish retries after a failure."""
+    def _record_failure(self, exc: SatuSehatError, serving: AccessToken | None) -> None:
+        """Hold back from the token endpoint: it is said to punish retries after a failure.
+
+        Hold back only when the endpoint was reached: a refused connection or an open
+        circuit sent nothing it could punish. The log line says what callers meet now;
+        it is a WARNING only when no caller sees the failure (a still valid token keeps
+        serving), since a raised error speaks for itself. Refused credentials are
+        logged once until a token is fetched again.
+        """
+        if (isinstance(exc, TransportError) and not exc.sent) or isinstance(exc, CircuitOpenError):
+            return
         self._failures += 1
         delay = min(self._max_cooldown, self._cooldown * 2 ** (self._failures - 1))
-        if isinstance(exc, AuthenticationError) and exc.status in (400, 401, 403):
+        rejected = isinstance(exc, AuthenticationError) and exc.status in (400, 401, 403)
+        if rejected:
             delay = self._max_cooldown  # wrong credentials will not fix themselves
+            self._rejections += 1
         self._failed_until = self.clock() + delay
         self._last_error = exc
-        logger.warning("token request failed (%s); next attempt in %.0fs", exc, delay)
+        what = "token endpoint rejected the credentials" if rejected else "token request failed"
+        if serving is not None:
+            then = f"the current token serves for {serving.expires_at - self.clock():.0f}s more"
+        else:
+            then = "calls until then fail fast"
+        level = logging.WARNING if serving is not None else logging.INFO
+        if rejected and self._rejections > 1:
+            level = logging.DEBUG
+        logger.log(level, "%s (%s); not asking it again for %.0fs: %s", what, exc, delay, then)
 
     async def invalidate(self, access_token: str) -> None:
         """Forget ``access_token`` after a 401, unless a newer token already replaced it."""
         async with self._lock:
             if self._cached is not None and self._cached.access_token == access_token:
                 self._cached = None
+            outcome = self._outcome
+            if isinstance(outcome, AccessToken) and outcome.access_token == access_token:
+                self._outcome = None  # callers still waiting must not be handed it
             with contextlib.suppress(Exception):
                 await self.store.delete(self._key, access_token)
 
     async def _safe_store_get(self) -> AccessToken | None:
         try:
-            return await self.store.get(self._key)
+            token = await self.store.get(self._key)
         except Exception as exc:  # a shared store being down must not fail the call
             logger.warning("token store unavailable (%s); using the in-process cache", exc)
             return self._cached
+        if token is not None and not usable_token(token.access_token):
+            return None  # a damaged or poisoned entry: fetch a new one
+        return token
 
     async def _safe_store_set(self, token: AccessToken) -> None:
         try:
@@ -306,14 +531,20 @@ class TokenProvider:
 
 def _cooldown_error(previous: SatuSehatError, wait: float) -> SatuSehatError:
     """The error raised while holding back: the same kind as the failure that caused it."""
-    text = f"token endpoint failed recently, not asking again for {wait:.0f}s: {previous}"
+    text = f"token endpoint failed recently, not asking again for {wait:.0f}s: "
     if isinstance(previous, APIError):
+        # message, not str(): status and request id are carried (and shown) by the error
         return AuthenticationError(
-            text, status=previous.status, request_id=previous.request_id, body=previous.body
+            text + previous.message,
+            status=previous.status,
+            request_id=previous.request_id,
+            body=previous.body,
         )
     if isinstance(previous, TransportError):
-        return type(previous)(text, method=previous.method, url=previous.url, sent=False)
-    return SatuSehatError(text)
+        return type(previous)(
+            text + str(previous), method=previous.method, url=previous.url, sent=False
+        )
+    return SatuSehatError(text + str(previous))
 
 
 def __getattr__(name: str) -> Any:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import ssl
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from yarl import URL
@@ -29,7 +31,16 @@ from satusehat_async.errors import (
     SatuSehatError,
     ValidationError,
 )
-from satusehat_async.metrics import Hook, Metrics
+from satusehat_async.metrics import Hook, Metrics, redact_url
+from satusehat_async.options import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    Default,
+    check_arguments,
+    check_count,
+    check_seconds,
+    optional_seconds,
+)
+from satusehat_async.proxies import ProxyResolver
 from satusehat_async.resilience import CircuitBreaker, RateLimiter
 from satusehat_async.retry import RetryPolicy
 from satusehat_async.transport import Params, Transport
@@ -43,6 +54,7 @@ __all__ = ["SatuSehatClient"]
 logger = logging.getLogger("satusehat_async")
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_USERINFO = re.compile(r"//[^/?#@]*@")
 
 
 def _warn_plain_http(endpoints: Endpoints) -> None:
@@ -51,8 +63,14 @@ def _warn_plain_http(endpoints: Endpoints) -> None:
         if parsed.scheme == "http" and parsed.host not in _LOOPBACK:
             logger.warning(
                 "%s uses plain HTTP: credentials and health data would travel unencrypted",
-                parsed.with_query(None),
+                redact_url(parsed.with_query(None)),
             )
+
+
+def _origin(url: str | URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) — the port made explicit (443 for https), as browsers compare."""
+    parsed = url if isinstance(url, URL) else URL(url)
+    return (parsed.scheme, (parsed.host or "").lower(), parsed.port)
 
 
 # The token endpoint is said to allow about one attempt a minute after a failure: one
@@ -75,14 +93,25 @@ class SatuSehatClient:
         session: an ``aiohttp.ClientSession`` to borrow.
         token_store: where tokens are cached (default in-process; see ``RedisTokenStore``).
         connection_limit: simultaneous connections of the owned session.
-        timeout: total seconds per HTTP attempt; ``connect_timeout`` for connecting.
+        timeout: total seconds per HTTP attempt (None: no limit); ``connect_timeout``
+            for connecting (None: no limit of its own). Zero or negative is refused.
         retry: the :class:`RetryPolicy` (default: 5 attempts, 60 s budget).
-        circuit_breaker: a :class:`CircuitBreaker`, or None to disable it.
+        circuit_breaker: a :class:`CircuitBreaker` (default: ``CircuitBreaker()``, judging
+            each host by its failure rate), or None to disable it.
         rate_limit: requests per second across every caller of this client (None: no limit).
+        max_response_size: the largest answer read, in bytes after decompression (default
+            64 MiB); a larger one raises :class:`~satusehat_async.ResponseTooLarge`.
+        proxy: an ``http://[user:pass@]host:port`` proxy for every request. Without it the
+            owned session honours ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` (read
+            once, here) unless ``trust_env=False``; a borrowed session's own settings rule.
+        verify_ssl: TLS certificate verification (default on). An ``ssl.SSLContext``
+            brings its own CA bundle (a proxy that inspects TLS); False switches
+            verification off and logs a warning — never do that in production.
         hooks: callables receiving a :class:`RequestEvent` per HTTP attempt.
         trace_configs: aiohttp trace configs for the owned session (tracing integrations).
         clock: wall clock for token expiry (epoch seconds); ``sleep`` replaces
-            ``asyncio.sleep`` between retries (tests inject both).
+            ``asyncio.sleep`` between retries; ``monotonic`` replaces ``time.monotonic``
+            for retry budgets, the default breaker and the rate limit (tests inject them).
     """
 
     def __init__(
@@ -98,22 +127,50 @@ class SatuSehatClient:
         session: aiohttp.ClientSession | None = None,
         token_store: TokenStore | None = None,
         connection_limit: int = 100,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        timeout: float | None = 30.0,
+        connect_timeout: float | None = 10.0,
         retry: RetryPolicy | None = None,
-        circuit_breaker: CircuitBreaker | None = None,
+        circuit_breaker: CircuitBreaker | Literal[Default.DEFAULT] | None = Default.DEFAULT,
         rate_limit: float | None = None,
         hooks: Sequence[Hook] = (),
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        monotonic: Callable[[], float] | None = None,
         refresh_margin: float = 60.0,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        verify_ssl: bool | ssl.SSLContext = True,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret)):
             if not isinstance(value, str) or not value.strip():
                 raise ConfigurationError(f"{name} must be a non-empty string")
-        if connection_limit < 1:
-            raise ConfigurationError("connection_limit must be at least 1")
+        check_arguments(
+            urls={
+                "base_url": base_url,
+                "auth_url": auth_url,
+                "fhir_url": fhir_url,
+                "masterdata_url": masterdata_url,
+            },
+            session=session,
+            connection_limit=connection_limit,
+            retry=retry,
+            circuit_breaker=circuit_breaker,
+            hooks=hooks,
+            trace_configs=trace_configs,
+            token_store=token_store,
+            callables={"clock": clock, "sleep": sleep, "monotonic": monotonic},
+            flags={"trust_env": trust_env},
+            proxy=proxy,
+            verify_ssl=verify_ssl,
+        )
+        total = optional_seconds("timeout", timeout)
+        connect = optional_seconds("connect_timeout", connect_timeout)
+        check_seconds("refresh_margin", refresh_margin, positive=False)
+        check_count("max_response_size", max_response_size)
+        if verify_ssl is False:
+            logger.warning("TLS certificate verification is OFF: anyone on the path can listen")
         self.endpoints = Endpoints.resolve(
             environment,
             base_url=base_url,
@@ -128,8 +185,9 @@ class SatuSehatClient:
         self._session: aiohttp.ClientSession | None = session
         self._trace_configs = list(trace_configs)
         self._closed = False
-        self._trusted_hosts = frozenset(
-            URL(url).host
+        # the token goes only to these origins: scheme, host and port must all match
+        self._trusted_origins = frozenset(
+            _origin(url)
             for url in (
                 self.endpoints.base_url,
                 self.endpoints.auth_url,
@@ -146,19 +204,26 @@ class SatuSehatClient:
             clock=clock or time.time,
             refresh_margin=refresh_margin,
             on_refresh=self._count_refresh,
+            secrets=(self._client_secret,),
         )
+        ticks = monotonic or time.monotonic
         self.transport = Transport(
             self._get_session,
             tokens=self.tokens,
             retry=retry or RetryPolicy(),
-            breaker=circuit_breaker if circuit_breaker is not None else CircuitBreaker(),
-            limiter=RateLimiter(rate_limit) if rate_limit else None,
+            breaker=(CircuitBreaker() if isinstance(circuit_breaker, Default) else circuit_breaker),
+            limiter=RateLimiter(rate_limit) if rate_limit is not None else None,
             # sock_connect, not connect: time queued for a pooled connection is not a
             # failure to connect (and must not make a write look as if it may have left).
-            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout),
+            timeout=aiohttp.ClientTimeout(total=total, sock_connect=connect),
             sleep=sleep or asyncio.sleep,
+            monotonic=ticks,
             hooks=[self.metrics.observe, *hooks],
             user_agent=f"satusehat-async/{__version__}",
+            max_response_size=max_response_size,
+            # environment proxies for the owned session only: a borrowed one has its own
+            proxies=ProxyResolver(proxy, trust_env=trust_env and session is None),
+            verify_ssl=verify_ssl,
         )
         breaker = self.transport.breaker
         self.metrics.circuits = breaker.states if breaker is not None else None
@@ -175,12 +240,14 @@ class SatuSehatClient:
         auth_url: str | None = None,
         fhir_url: str | None = None,
         masterdata_url: str | None = None,
+        proxy: str | None = None,
         **kwargs: Any,
     ) -> SatuSehatClient:
         """Build a client from ``SATUSEHAT_*`` environment variables (see :class:`Settings`).
 
-        URL arguments given here win over the variables; other keyword arguments go to
-        the constructor (``token_store=``, ``rate_limit=``...).
+        URL arguments given here win over the variables, and ``proxy`` over the proxy
+        variables; other keyword arguments go to the constructor (``token_store=``,
+        ``rate_limit=``...).
         """
         settings = Settings.from_env(
             environ,
@@ -198,6 +265,7 @@ class SatuSehatClient:
             auth_url=ep.auth_url,
             fhir_url=ep.fhir_url,
             masterdata_url=ep.masterdata_url,
+            proxy=proxy,
             **kwargs,
         )
 
@@ -237,6 +305,7 @@ class SatuSehatClient:
             if self._borrowed_session is not None:
                 raise ConfigurationError("the borrowed aiohttp session is closed")
             connector = aiohttp.TCPConnector(limit=self.connection_limit)
+            # no trust_env: proxies come from ProxyResolver (aiohttp's would add ~/.netrc)
             self._session = aiohttp.ClientSession(
                 connector=connector, trace_configs=self._trace_configs or None
             )
@@ -306,13 +375,21 @@ class SatuSehatClient:
     # -- raw requests ------------------------------------------------------------------
 
     def url_for(self, path_or_url: str) -> str:
-        """Resolve ``"/path"`` against :attr:`base_url`; absolute URLs pass through."""
+        """Resolve ``"/path"`` against :attr:`base_url`; absolute URLs pass through.
+
+        A URL carrying credentials (``user:password@``) is refused without quoting them.
+        """
+        if not isinstance(path_or_url, str):
+            raise ValidationError(f"expected a path or URL string, not {type(path_or_url)}")
+        shown = _USERINFO.sub("//***@", path_or_url)
+        if shown != path_or_url:
+            raise ValidationError(f"URLs carrying credentials are refused: {shown!r}")
         if path_or_url.startswith(("https://", "http://")):
             return path_or_url
         if path_or_url.startswith("/"):
             return self.base_url + path_or_url
         raise ValidationError(
-            f"expected a path starting with '/' or an absolute URL, got {path_or_url!r}"
+            f"expected a path starting with '/' or an absolute URL, got {shown!r}"
         )
 
     async def request(
@@ -329,16 +406,18 @@ class SatuSehatClient:
         """Send any request through auth, retry and error mapping; return the decoded JSON.
 
         ``params`` list values repeat the key (``{"jenis_sarana": [103, 104]}``). The
-        bearer token goes only to the configured SATUSEHAT hosts: an absolute URL on
-        another host raises ValidationError unless ``authenticate=False``.
+        bearer token goes only to the configured SATUSEHAT origins (scheme, host and port):
+        an absolute URL elsewhere raises ValidationError unless ``authenticate=False``.
         """
         url = self.url_for(path_or_url)
-        host = URL(url).host
         if authenticate is None:
-            if host not in self._trusted_hosts:
+            origin = _origin(url)
+            if origin not in self._trusted_origins:
+                scheme, host, port = origin
                 raise ValidationError(
-                    f"refusing to send the SATUSEHAT token to {host}, which is not a "
-                    "configured endpoint; pass authenticate=False to call it without"
+                    f"refusing to send the SATUSEHAT token to {host} ({scheme}, port {port}), "
+                    "which is not a configured endpoint; pass authenticate=False to call it "
+                    "without"
                 )
             authenticate = True
         response = await self.transport.send(

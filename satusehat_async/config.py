@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import os
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,16 +54,78 @@ class Environment(str, enum.Enum):
         key = str(value).strip().lower()
         if key in aliases:
             return aliases[key]
+        if "/" in key or "@" in key:  # a URL (perhaps with a password): never echoed
+            raise ConfigurationError(
+                "unknown SATUSEHAT environment: expected 'sandbox' or 'production'; "
+                "a URL goes in base_url (SATUSEHAT_BASE_URL)"
+            )
         raise ConfigurationError(
-            f"unknown SATUSEHAT environment {value!r}: expected 'sandbox' or 'production'"
+            f"unknown SATUSEHAT environment {str(value)[:40]!r}: expected 'sandbox' or 'production'"
         )
 
 
-def _check_url(name: str, url: str) -> str:
+def _shown(url: str) -> str:
+    """``url`` safe for a message: no query or fragment, nothing before an ``@``."""
+    url = re.split(r"[?#]", url, maxsplit=1)[0]
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:  # user:password@ — or a password with a '/' in it: mask it all
+        rest = "***@" + rest.rpartition("@")[2]
+    shown = scheme + sep + rest
+    return shown if len(shown) <= 120 else shown[:117] + "..."
+
+
+def _check_url(name: str, url: object) -> str:
+    """``url`` stripped of a trailing ``/``; ConfigurationError, naming ``name``, if unusable.
+
+    Credentials in the URL (``https://user:password@host``) are refused: the client
+    authenticates with its client id and secret, and a password in a URL would reach
+    logs and error messages. No message ever shows the part before an ``@``.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{name} must be a string, not {type(url).__name__}")
     url = url.strip().rstrip("/")
-    if not url.startswith(("https://", "http://")):
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ConfigurationError(
+            f"{name} must not contain spaces or control characters, got {_shown(url)!r}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - validates the port (a number, 0-65535)
+    except ValueError:
+        raise ConfigurationError(f"{name} is not a valid URL: {_shown(url)!r}") from None
+    if parts.scheme not in ("https", "http") or not url.lower().startswith(parts.scheme + "://"):
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {_shown(url)!r}")
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            f"{name} must not carry credentials (user:password@): SATUSEHAT authenticates "
+            f"with client_id and client_secret; got {_shown(url)!r}"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} has no host: {_shown(url)!r}")
     return url
+
+
+def _resolve(
+    environment: str | Environment, urls: Mapping[str, str | None], names: Mapping[str, str]
+) -> Endpoints:
+    """The endpoints from ``urls`` (keyed by field); errors name ``names[field]``."""
+    try:
+        env = Environment.parse(environment)
+    except ConfigurationError as exc:
+        where = names.get("environment")
+        raise ConfigurationError(f"{where}: {exc}" if where else str(exc)) from None
+    base = _check_url(names["base_url"], urls.get("base_url") or env.base_url)
+    defaults = {"auth_url": AUTH_PATH, "fhir_url": FHIR_PATH, "masterdata_url": MASTERDATA_PATH}
+    parts = {
+        field: _check_url(names[field], urls.get(field) or base + path)
+        for field, path in defaults.items()
+    }
+    return Endpoints(base_url=base, **parts)
+
+
+_FIELDS = ("base_url", "auth_url", "fhir_url", "masterdata_url")
 
 
 @dataclass(frozen=True)
@@ -83,14 +147,19 @@ class Endpoints:
         fhir_url: str | None = None,
         masterdata_url: str | None = None,
     ) -> Endpoints:
-        """Derive the endpoints: ``base_url`` overrides the environment, each part its own."""
-        base = _check_url("base_url", base_url or Environment.parse(environment).base_url)
-        return cls(
-            base_url=base,
-            auth_url=_check_url("auth_url", auth_url or base + AUTH_PATH),
-            fhir_url=_check_url("fhir_url", fhir_url or base + FHIR_PATH),
-            masterdata_url=_check_url("masterdata_url", masterdata_url or base + MASTERDATA_PATH),
-        )
+        """Derive the endpoints: ``base_url`` overrides the environment, each part its own.
+
+        Raises ConfigurationError for a URL that is not http(s), has no host or a bad
+        port, or carries credentials (``user:password@``), naming the argument but never
+        showing the credentials.
+        """
+        urls = {
+            "base_url": base_url,
+            "auth_url": auth_url,
+            "fhir_url": fhir_url,
+            "masterdata_url": masterdata_url,
+        }
+        return _resolve(environment, urls, {field: field for field in _FIELDS})
 
 
 @dataclass(frozen=True)
@@ -133,22 +202,24 @@ class Settings:
                 + ("s " if len(missing) > 1 else " ")
                 + " and ".join(missing)
             )
+        arguments = {
+            "base_url": base_url,
+            "auth_url": auth_url,
+            "fhir_url": fhir_url,
+            "masterdata_url": masterdata_url,
+        }
+        names = {field: field for field in _FIELDS}
         if environment is not None or base_url is not None:
-            endpoints = Endpoints.resolve(
-                environment or Environment.SANDBOX,
-                base_url=base_url,
-                auth_url=auth_url,
-                fhir_url=fhir_url,
-                masterdata_url=masterdata_url,
-            )
+            endpoints = _resolve(environment or Environment.SANDBOX, arguments, names)
         else:
-            endpoints = Endpoints.resolve(
-                env.get("SATUSEHAT_ENV") or Environment.SANDBOX,
-                base_url=env.get("SATUSEHAT_BASE_URL") or None,
-                auth_url=auth_url or env.get("SATUSEHAT_AUTH_URL") or None,
-                fhir_url=fhir_url or env.get("SATUSEHAT_FHIR_URL") or None,
-                masterdata_url=masterdata_url or env.get("SATUSEHAT_MASTERDATA_URL") or None,
-            )
+            urls: dict[str, str | None] = {}
+            for field in _FIELDS:
+                variable = "SATUSEHAT_" + field.upper()
+                urls[field] = arguments[field] or env.get(variable) or None
+                if not arguments[field]:
+                    names[field] = variable  # errors name what the user set
+            names["environment"] = "SATUSEHAT_ENV"
+            endpoints = _resolve(env.get("SATUSEHAT_ENV") or Environment.SANDBOX, urls, names)
         return cls(
             client_id=env["SATUSEHAT_CLIENT_ID"].strip(),
             client_secret=env["SATUSEHAT_CLIENT_SECRET"].strip(),

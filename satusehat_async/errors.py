@@ -8,6 +8,7 @@ with (see ``reference/satusehat-api.md``) is tested without a server.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -29,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "RequestTimeout",
+    "ResponseTooLarge",
     "SatuSehatError",
     "ServerError",
     "TransportError",
@@ -87,12 +89,26 @@ class RequestTimeout(TransportError):
     """No complete answer arrived within the configured timeout."""
 
 
+class ResponseTooLarge(TransportError):
+    """The answer (after decompression) exceeded the client's ``max_response_size``.
+
+    Reading stopped at the limit and the connection was dropped, so a hostile or broken
+    server cannot exhaust memory. Not transient: the same request would get the same
+    answer. ``limit`` is the size in bytes; ``status`` the HTTP status of the answer.
+    """
+
+    def __init__(self, message: str, *, method: str = "", url: str = "", limit: int, status: int):
+        super().__init__(message, method=method, url=url, sent=True, transient=False)
+        self.limit = limit
+        self.status = status
+
+
 class CircuitOpenError(SatuSehatError):
     """The circuit breaker for a host is open: failing fast instead of piling on."""
 
     def __init__(self, host: str, retry_in: float):
         super().__init__(
-            f"circuit open for {host}: too many consecutive failures; "
+            f"circuit open for {host}: too many of its recent calls failed; "
             f"retrying allowed in {retry_in:.1f}s"
         )
         self.host = host
@@ -233,7 +249,8 @@ def _clip(text: str) -> str:
 
 def _outcome_message(outcome: Mapping[str, Any]) -> str:
     parts: list[str] = []
-    for issue in outcome.get("issue") or []:
+    issues = outcome.get("issue")
+    for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, Mapping):
             continue
         details = issue.get("details")
@@ -244,7 +261,9 @@ def _outcome_message(outcome: Mapping[str, Any]) -> str:
             bits.append(code)
         expression = issue.get("expression")
         if isinstance(expression, list) and expression:
-            bits.append("at " + ", ".join(str(e) for e in expression))
+            where = [e for e in expression if isinstance(e, str)]
+            if where:
+                bits.append("at " + ", ".join(where))
         if bits:
             parts.append(": ".join(bits[:2]) + (f" ({bits[2]})" if len(bits) > 2 else ""))
     return "; ".join(parts)
@@ -258,17 +277,18 @@ def _json_message(body: Any) -> str | None:
         return _outcome_message(body) or "OperationOutcome without a message"
     fault = body.get("fault")
     if isinstance(fault, Mapping):
-        message = str(fault.get("faultstring") or "gateway fault")
+        text = fault.get("faultstring")
+        message = text if isinstance(text, str) and text else "gateway fault"
         detail = fault.get("detail")
         code = detail.get("errorcode") if isinstance(detail, Mapping) else None
-        return f"{message} ({code})" if code else message
+        return f"{message} ({code})" if isinstance(code, str) and code else message
     if "ErrorCode" in body or "Error" in body:
         code, text = body.get("ErrorCode"), body.get("Error")
-        return ": ".join(str(x) for x in (code, text) if x)
+        return ": ".join(str(x) for x in (code, text) if isinstance(x, (str, int, float)) and x)
     # OAuth2 (RFC 6749 §5.2) style, used by standard token endpoints.
     if isinstance(body.get("error"), str):
         desc = body.get("error_description")
-        return f"{body['error']}: {desc}" if desc else str(body["error"])
+        return f"{body['error']}: {desc}" if isinstance(desc, str) and desc else body["error"]
     for key in ("message", "detail", "title"):
         if isinstance(body.get(key), str) and body[key]:
             return str(body[key])
@@ -287,13 +307,13 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        import time
+            import time
 
-        current = time.time() if now is None else now
-        seconds = when.timestamp() - current
-    if seconds != seconds:  # NaN
+            current = time.time() if now is None else now
+            seconds = when.timestamp() - current
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            return None  # not a date a server could mean (3.10 returns None for junk)
+    if not math.isfinite(seconds):  # NaN, "inf", 1e400: no usable advice
         return None
     return max(0.0, seconds)
 
@@ -305,10 +325,33 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
     stripped = body.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
-            return msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            pass
+            parsed = msgspec.json.decode(body)
+        except (msgspec.DecodeError, RecursionError):
+            pass  # not JSON after all, or nested too deeply to decode: keep the text
+        else:
+            if not _deeper_than(parsed, _MAX_DEPTH):
+                return parsed
+            # kept as text: an error holding such a tree could not be pickled or printed
     return body.decode("utf-8", errors="replace")
+
+
+# No error shape nests beyond a handful of levels; a body deeper than this is hostile.
+_MAX_DEPTH = 64
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Does ``value`` nest lists/dicts more than ``limit`` deep? (Iterative: no recursion.)"""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return False
 
 
 def _text_message(text: str, content_type: str | None) -> str:
@@ -323,6 +366,16 @@ def _text_message(text: str, content_type: str | None) -> str:
 def body_summary(body: bytes, content_type: str | None = None) -> str:
     """A short one-line description of a non-JSON body (an HTML page's title, clipped text)."""
     return _text_message(body.decode("utf-8", errors="replace"), content_type)
+
+
+def _message(parsed: Any, body: bytes, content_type: str | None) -> str | None:
+    if isinstance(parsed, str):
+        return _text_message(parsed, content_type)
+    message = _json_message(parsed)
+    if message is None and parsed is not None:
+        # an unknown JSON shape: its start is the best message there is
+        message = _clip(body[: _MESSAGE_LIMIT * 4].decode("utf-8", errors="replace"))
+    return message
 
 
 def error_from_response(
@@ -342,12 +395,12 @@ def error_from_response(
     content_type = _header(headers, "Content-Type")
     parsed = decode_body(body, content_type)
     message: str | None
-    if isinstance(parsed, str):
-        message = _text_message(parsed, content_type)
-    else:
-        message = _json_message(parsed)
-        if message is None and parsed is not None:
-            message = _clip(msgspec.json.encode(parsed).decode())
+    try:
+        message = _message(parsed, body, content_type)
+    except Exception:
+        # Total by design: whatever a hostile body holds, the caller gets an APIError (and a
+        # 5xx stays retryable) rather than a TypeError or RecursionError from parsing it.
+        message = None
     if not message:
         www = _header(headers, "WWW-Authenticate")
         found = _WWW_AUTH_DESC.search(www) if www else None
@@ -358,7 +411,7 @@ def error_from_response(
                 message = HTTPStatus(status).phrase
             except ValueError:
                 message = "error"
-            message += " (empty body)"
+            message += " (empty body)" if not body.strip() else " (unreadable body)"
     # Servers quote what they refused (a NIK in a diagnostics text): mask it in messages;
     # the body itself stays on `.body` for whoever needs it.
     message = redact_niks(message)
@@ -391,8 +444,10 @@ def consent_error_from_body(
     """
     if not isinstance(parsed, Mapping) or parsed.get("resourceType") != "OperationOutcome":
         return None
-    issues = parsed.get("issue") or []
-    if not any(isinstance(i, Mapping) and i.get("code") == "suppressed" for i in issues):
+    issues = parsed.get("issue")
+    if not isinstance(issues, list) or not any(
+        isinstance(i, Mapping) and i.get("code") == "suppressed" for i in issues
+    ):
         return None
     return ConsentError(
         redact_niks(_outcome_message(parsed) or "data suppressed (consent or privacy)"),

@@ -38,8 +38,13 @@ _ID_SEGMENT = re.compile(r"^(?:[A-Za-z]?\d{5,}|[0-9a-fA-F-]{20,})$")
 
 
 def redact_url(url: str | URL) -> str:
-    """The URL with sensitive query values replaced by ``***``."""
-    parsed = url if isinstance(url, URL) else URL(url)
+    """The URL with sensitive query values replaced by ``***`` and no ``user:password@``."""
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+    except (TypeError, ValueError):
+        return "<unparsable URL>"
+    if parsed.user is not None or parsed.password is not None:
+        parsed = parsed.with_user(None)
     if not parsed.query:
         return str(parsed)
     items = [(k, "***" if k.lower() in SENSITIVE_PARAMS else v) for k, v in parsed.query.items()]

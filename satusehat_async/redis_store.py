@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from satusehat_async.auth import AccessToken
+from satusehat_async.auth import MAX_TOKEN_LIFETIME, AccessToken, usable_token
 from satusehat_async.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -66,6 +67,24 @@ return 0
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AccessToken)
+
+
+def _ttl_ms(remaining: float) -> int | None:
+    """A PX value Redis accepts for a token with ``remaining`` seconds to live, or None.
+
+    Redis refuses a non-positive or overflowing expiry, so the value is between 1 ms and
+    :data:`~satusehat_async.auth.MAX_TOKEN_LIFETIME` (tokens from a custom fetch are not
+    clamped like decoded ones; an endless one is kept for the maximum, a NaN not at all).
+    """
+    if math.isnan(remaining) or remaining <= 0:
+        return None
+    return max(1, int(min(remaining, MAX_TOKEN_LIFETIME) * 1000))
+
+
+def _reason(exc: ValueError) -> str:
+    """redis-py's or urllib's complaint about a URL, unless it quotes the authority."""
+    text = str(exc)
+    return text if "@" not in text and "//" not in text else type(exc).__name__
 
 
 def _redact_url(url: str) -> str:
@@ -130,14 +149,19 @@ class RedisTokenStore:
         if client is None:
             if not url:
                 raise ConfigurationError("RedisTokenStore needs a Redis URL or a client")
-            client = Redis.from_url(
-                url,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout,
-                # One quick retry heals a pooled connection that Redis closed (restart);
-                # redis-py's default (10 with backoff) would stall a call while Redis is down.
-                retry=Retry(NoBackoff(), 1),
-            )
+            try:
+                client = Redis.from_url(
+                    url,
+                    socket_timeout=socket_timeout,
+                    socket_connect_timeout=socket_timeout,
+                    # One quick retry heals a pooled connection that Redis closed (restart);
+                    # redis-py's default (10 with backoff) would stall a call while Redis is
+                    # down.
+                    retry=Retry(NoBackoff(), 1),
+                )
+            except ValueError as exc:
+                # The reason, never the URL: it may hold the password.
+                raise ConfigurationError(f"invalid Redis URL: {_reason(exc)}") from None
         self._redis: Redis = client
         self._url = _redact_url(url) if url else None
         self.prefix = prefix
@@ -212,7 +236,9 @@ class RedisTokenStore:
             return None
         try:
             token = _decoder.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
+            token = None
+        if token is None or not usable_token(token.access_token):  # damaged or poisoned
             logger.warning("ignoring an unreadable token entry in Redis")
             return None
         self._local_tokens[key] = token
@@ -221,8 +247,8 @@ class RedisTokenStore:
     async def set(self, key: str, token: AccessToken) -> None:
         """Store ``token`` (kept in process too), expiring in Redis when the token expires."""
         self._local_tokens[key] = token
-        ttl_ms = int((token.expires_at - self._clock()) * 1000)
-        if ttl_ms <= 0 or not self._should_try():
+        ttl_ms = _ttl_ms(token.expires_at - self._clock())
+        if ttl_ms is None or not self._should_try():
             return
         try:
             await self._redis.set(self._name(key), _encoder.encode(token), px=ttl_ms)

@@ -7,7 +7,7 @@ The request loop in :mod:`satusehat_async.transport` asks this module two questi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import backoff
@@ -16,7 +16,9 @@ from satusehat_async.errors import (
     APIError,
     SatuSehatError,
     TransportError,
+    ValidationError,
 )
+from satusehat_async.resilience import check_count, check_seconds
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "is_idempotent", "is_retryable"]
 
@@ -48,10 +50,26 @@ class RetryPolicy:
     jitter: Callable[[float], float] | None = field(default=backoff.full_jitter, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.max_time <= 0 or self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("max_time must be positive and delays non-negative")
+        # Every field is checked: a wrong value raises ValidationError here, never a
+        # TypeError in the middle of a request's retries.
+        check_count("max_attempts", self.max_attempts)
+        check_seconds("max_time", self.max_time)
+        check_seconds("base_delay", self.base_delay, positive=False)
+        check_seconds("max_delay", self.max_delay, positive=False)
+        check_seconds("max_retry_after", self.max_retry_after, positive=False)
+        statuses = self.retry_statuses
+        if isinstance(statuses, (str, bytes)) or not isinstance(statuses, Iterable):
+            raise ValidationError("retry_statuses must be a set of HTTP status codes")
+        statuses = frozenset(statuses)
+        if not all(
+            isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses
+        ):
+            raise ValidationError(f"retry_statuses must hold HTTP status codes, got {statuses}")
+        object.__setattr__(self, "retry_statuses", statuses)  # frozen: a set becomes frozen
+        if not isinstance(self.respect_retry_after, bool):
+            raise ValidationError("respect_retry_after must be True or False")
+        if self.jitter is not None and not callable(self.jitter):
+            raise ValidationError("jitter must be a callable or None")
 
     @classmethod
     def none(cls) -> RetryPolicy:

@@ -11,28 +11,28 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import math
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import msgspec
-from multidict import CIMultiDictProxy
 from yarl import URL
 
+from satusehat_async.body import DEFAULT_MAX_RESPONSE_SIZE, Response, consent_error, read_body
 from satusehat_async.errors import (
     APIError,
     RequestTimeout,
+    ResponseTooLarge,
     SatuSehatError,
     TransportError,
     ValidationError,
-    body_summary,
-    consent_error_from_body,
     error_from_response,
 )
 from satusehat_async.metrics import Hook, RequestEvent, endpoint_label, redact_url
+from satusehat_async.params import Params, ParamValue, encode_params
+from satusehat_async.proxies import ProxyResolver
 from satusehat_async.resilience import CircuitBreaker, RateLimiter
 from satusehat_async.retry import RetryPolicy, is_idempotent, is_retryable
 
@@ -40,88 +40,15 @@ if TYPE_CHECKING:
     from satusehat_async.auth import TokenProvider
 
 __all__ = ["ParamValue", "Params", "Response", "Transport", "encode_params", "transport_error"]
+# Response lives in satusehat_async.body; it is re-exported here, where callers import it.
 
 logger = logging.getLogger("satusehat_async.transport")
 
-Scalar = str | int | float | bool
-ParamValue = Scalar | Sequence[Scalar] | None
-Params = Mapping[str, ParamValue]
 Sleep = Callable[[float], Awaitable[None]]
 
 _json_encoder = msgspec.json.Encoder()
 # On Python 3.10 asyncio.TimeoutError is not the builtin TimeoutError; catch both.
 _TIMEOUTS = (asyncio.TimeoutError, TimeoutError)
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A successful (2xx) answer, fully read."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    method: str
-    url: str
-    attempts: int = 1
-
-    @property
-    def request_id(self) -> str | None:
-        """The ``X-Request-Id`` header."""
-        return self.headers.get("X-Request-Id")
-
-    def json(self) -> Any:
-        """The body decoded as JSON (None for an empty body).
-
-        A 2xx answer that is not JSON (a gateway's HTML maintenance page) raises APIError.
-        """
-        if not self.body.strip():
-            return None
-        try:
-            return msgspec.json.decode(self.body)
-        except msgspec.DecodeError:
-            content_type = self.headers.get("Content-Type")
-            raise APIError(
-                f"expected JSON, got {content_type or 'no content type'}: "
-                + body_summary(self.body, content_type),
-                status=self.status,
-                request_id=self.request_id,
-                body=self.body.decode("utf-8", errors="replace"),
-                method=self.method,
-                url=redact_url(self.url),
-            ) from None
-
-
-def _scalar(key: str, value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(f"query parameter {key!r} must be a finite number, got {value}")
-        return repr(value)
-    raise ValidationError(
-        f"query parameter {key!r} must be a string, number or bool, not {type(value).__name__}"
-    )
-
-
-def encode_params(params: Params | None) -> list[tuple[str, str]]:
-    """Query parameters as pairs: list values repeat the key, None is left out, bools lower-case.
-
-    Anything else (None inside a list, NaN, a dict...) raises ValidationError: nothing is
-    sent with a parameter that would not mean what the caller thinks.
-    """
-    pairs: list[tuple[str, str]] = []
-    for key, value in (params or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, (list, tuple, set, frozenset)):
-            pairs.extend((key, _scalar(key, v)) for v in value)
-        else:
-            pairs.append((key, _scalar(key, value)))
-    return pairs
 
 
 def _host(url: URL) -> str:
@@ -148,6 +75,9 @@ class Transport:
         monotonic: Callable[[], float] = time.monotonic,
         hooks: Sequence[Hook] = (),
         user_agent: str = "satusehat-async",
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        proxies: ProxyResolver | None = None,
+        verify_ssl: bool | ssl.SSLContext = True,
     ) -> None:
         self._session = session
         self.tokens = tokens
@@ -156,9 +86,14 @@ class Transport:
         self.limiter = limiter
         self.timeout = timeout
         self.sleep = sleep
-        self._monotonic = monotonic
+        self.monotonic = monotonic
+        """The injected monotonic clock (seconds) that budgets and timings are measured on."""
         self.hooks: list[Hook] = list(hooks)
         self._user_agent = user_agent
+        self.max_response_size = max_response_size
+        """Largest body (decompressed, in bytes) read before raising ResponseTooLarge."""
+        self.proxies = proxies or ProxyResolver(trust_env=False)
+        self._ssl = verify_ssl
 
     def __repr__(self) -> str:
         return f"Transport(retry={self.retry!r}, breaker={self.breaker!r})"
@@ -176,6 +111,7 @@ class Transport:
         authenticate: bool = True,
         retry: RetryPolicy | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
+        count_failure: bool = True,
     ) -> Response:
         """Send one logical request; return its 2xx answer or raise the mapped error.
 
@@ -188,25 +124,62 @@ class Transport:
                 request is re-sent only when it provably never left (connection refused).
             authenticate: add the bearer token, and on a 401 refresh it and replay once.
             retry: override the client's retry policy for this request.
+            count_failure: record a final failure in the circuit breaker. False lets a
+                caller that may still reconcile the outcome (an ambiguous create) report it
+                itself with :meth:`record_outcome`; successes are recorded either way.
         """
         method = method.upper()
         if json is not None and content is not None:
-            raise ValueError("pass json or content, not both")
+            raise ValidationError("pass json or content, not both")
         body = _json_encoder.encode(json) if json is not None else content
         request_headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
         if json is not None:
             request_headers["Content-Type"] = "application/json"
         request_headers.update(headers or {})
         target = URL(url)
+        if target.user is not None or target.password is not None:
+            # aiohttp would turn them into a Basic header (clashing with the bearer one)
+            raise ValidationError("URLs carrying credentials (user:password@) are refused")
         if params:
             target = target.update_query(encode_params(params))
         host = _host(target)
+        probe = self.breaker.check(host) if self.breaker is not None else False
+        recorded = False
+        try:
+            outcome = await self._exchange(
+                method, target, body, request_headers, idempotent, authenticate, retry, timeout
+            )
+            if isinstance(outcome, Response):
+                self._record(host, ok=True)
+                recorded = True
+                return outcome
+            failed = _counts_as_failure(outcome)
+            if count_failure or not failed:
+                self._record(host, ok=not failed)
+                recorded = True
+            raise outcome
+        finally:
+            if probe and not recorded and self.breaker is not None:
+                self.breaker.release(host)  # cancelled or not counted: let another call try
+
+    async def _exchange(
+        self,
+        method: str,
+        target: URL,
+        body: bytes | None,
+        request_headers: dict[str, str],
+        idempotent: bool | None,
+        authenticate: bool,
+        retry: RetryPolicy | None,
+        timeout: aiohttp.ClientTimeout | None,
+    ) -> Response | SatuSehatError:
+        """The attempts of one logical request: its answer, or the error that ended them.
+
+        Errors getting a token propagate (they are not this host's outcome).
+        """
         policy = retry or self.retry
         may_resend = is_idempotent(method, idempotent)
-        if self.breaker is not None:
-            self.breaker.check(host)
-
-        started = self._monotonic()
+        started = self.monotonic()
         delays: Iterator[float] = policy.delays()
         attempt = 0
         replayed_401 = False
@@ -214,8 +187,7 @@ class Transport:
             attempt += 1
             token: str | None = None
             if authenticate and self.tokens is not None:
-                access = await self.tokens.token()
-                token = access.access_token
+                token = (await self.tokens.token()).access_token
                 request_headers["Authorization"] = f"Bearer {token}"
             if self.limiter is not None:
                 await self.limiter.acquire()
@@ -239,12 +211,11 @@ class Transport:
                     assert self.tokens is not None
                     await self.tokens.invalidate(token)
                     attempt -= 1
-                    logger.info("%s %s: 401, refreshing the token and replaying", method, host)
+                    logger.info("%s %s: 401, refreshing the token, replaying", method, target.host)
                     continue
                 if 200 <= status < 300:
-                    consent = _consent_error(response)
+                    consent = consent_error(response)
                     if consent is None:
-                        self._record(host, ok=True)
                         return response
                     error = consent
                 else:
@@ -257,8 +228,7 @@ class Transport:
                     )
             if self._may_retry(error, may_resend, policy, attempt, started):
                 wait = policy.wait_for(error, next(delays))
-                remaining = policy.max_time - (self._monotonic() - started)
-                if wait <= remaining:
+                if wait <= policy.max_time - (self.monotonic() - started):
                     logger.info(
                         "%s %s failed (%s); retry %d/%d in %.2fs",
                         method,
@@ -270,8 +240,7 @@ class Transport:
                     )
                     await self.sleep(wait)
                     continue
-            self._record(host, ok=not _counts_as_failure(error))
-            raise error
+            return error
 
     def _may_retry(
         self,
@@ -283,11 +252,19 @@ class Transport:
     ) -> bool:
         if attempt >= policy.max_attempts:
             return False
-        if self._monotonic() - started >= policy.max_time:
+        if self.monotonic() - started >= policy.max_time:
             return False
         if isinstance(error, TransportError) and not error.transient:
             return False
         return is_retryable(error, idempotent=may_resend, policy=policy)
+
+    def record_outcome(self, url: str, *, ok: bool) -> None:
+        """Record a logical call's outcome for ``url``'s host in the circuit breaker.
+
+        For callers that sent with ``count_failure=False`` and then learnt the truth (a
+        create found by its reconciling search is ``ok=True``). No-op without a breaker.
+        """
+        self._record(_host(URL(url)), ok=ok)
 
     def _record(self, host: str, *, ok: bool) -> None:
         if self.breaker is None:
@@ -308,17 +285,31 @@ class Transport:
     ) -> Response:
         """One HTTP exchange; connection failures become TransportError."""
         session = self._session()
-        begin = self._monotonic()
+        begin = self.monotonic()
         status: int | None = None
         request_id: str | None = None
         error_name: str | None = None
+        proxy, proxy_headers = self.proxies.for_url(url)
+        if proxy_headers and url.scheme == "http":
+            # a plain-HTTP request is itself what the proxy reads (aiohttp sends
+            # proxy_headers only with the CONNECT of an https:// request, never onward)
+            headers = {**headers, **proxy_headers}
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
+                ssl=self._ssl,
             ) as answer:
-                payload = await answer.read()
                 status = answer.status
                 request_id = answer.headers.get("X-Request-Id")
+                where = redact_url(url)
+                payload = await read_body(answer, self.max_response_size, method=method, url=where)
                 return Response(
                     status=answer.status,
                     headers=answer.headers,
@@ -327,6 +318,9 @@ class Transport:
                     url=str(url),
                     attempts=attempt,
                 )
+        except ResponseTooLarge:
+            error_name = "ResponseTooLarge"
+            raise
         except (*_TIMEOUTS, aiohttp.ClientError) as exc:
             error_name = "timeout" if isinstance(exc, _TIMEOUTS) else type(exc).__name__
             # `from None`: aiohttp's own message may quote the full URL (a NIK in the query)
@@ -345,7 +339,7 @@ class Transport:
         request_id: str | None,
         error_name: str | None,
     ) -> None:
-        duration = self._monotonic() - begin
+        duration = self.monotonic() - begin
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.1f ms (attempt %d, request id %s)",
@@ -407,28 +401,6 @@ def transport_error(
     )
 
 
-def _consent_error(response: Response) -> APIError | None:
-    # Cheap pre-checks: only bodies mentioning "suppressed" can be a consent refusal, and
-    # an OperationOutcome is small — a large body (a 2 MB page of facilities) is one only
-    # if it says so at its start, so it is not scanned end to end on every page.
-    body = response.body
-    if len(body) > 65_536 and b"OperationOutcome" not in body[:512]:
-        return None
-    if b"suppressed" not in body:
-        return None
-    try:
-        parsed = msgspec.json.decode(response.body)
-    except msgspec.DecodeError:
-        return None
-    return consent_error_from_body(
-        parsed,
-        status=response.status,
-        headers=response.headers,
-        method=response.method,
-        url=redact_url(response.url),
-    )
-
-
 def _token_problem(response: Response) -> bool:
     """Is this 401 about the token (expired, invalid) — worth a refresh and a replay?
 
@@ -443,6 +415,8 @@ def _token_problem(response: Response) -> bool:
 
 def _counts_as_failure(error: SatuSehatError) -> bool:
     """Does this final error say the host is unhealthy (as opposed to refusing our input)?"""
+    if isinstance(error, ResponseTooLarge):
+        return False  # the host answered; the answer is the problem
     if isinstance(error, TransportError):
         return True
     return isinstance(error, APIError) and (error.status >= 500 or error.status in (408, 429))

@@ -1,8 +1,14 @@
-"""Shared fixtures: a tiny in-test aiohttp server for tests where real sockets matter."""
+"""Shared fixtures: a tiny in-test aiohttp server for tests where real sockets matter.
+
+Also the Hypothesis profiles of the fuzz suite (``tests/test_fuzz_*.py``), chosen with
+``HYPOTHESIS_PROFILE``: ``ci`` (the default) is quick and deterministic, so a CI failure
+replays on every machine; ``long`` explores at random with many more examples.
+"""
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +17,30 @@ import aiohttp
 import pytest
 from _support import FakeClock, RecordingSleep
 from aiohttp import web
+from hypothesis import HealthCheck, Phase, settings
+
+# ci: derandomized (a seed fixed per test) and no example database, so every run of the
+# same code draws the same inputs: CI cannot flake on an input it happened to draw today.
+# No deadline in either profile: timing on a shared CI runner is not what is tested.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+# long: random exploration (a new seed each run), the example database replays failures.
+settings.register_profile(
+    "long",
+    max_examples=5_000,
+    deadline=None,
+    print_blob=True,
+    phases=list(Phase),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _aioresponses_compat() -> None:

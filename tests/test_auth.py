@@ -50,6 +50,56 @@ def test_decode_garbage_never_echoes_body() -> None:
     assert "zzz" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("expires_in", "lifetime"),
+    [
+        ('"14399"', 14399.0),
+        ("3600", 3600.0),
+        ('" 60 "', 60.0),
+        ("1.5e3", 1500.0),
+        ('"1"', 1.0),
+        ("0", 3600.0),
+        ('"-1"', 3600.0),
+        ('"0.9"', 3600.0),
+        ('"nan"', 3600.0),
+        ('"Infinity"', 3600.0),
+        ('"1_000"', 3600.0),  # float() would take it; JSON and SATUSEHAT never send it
+        ("null", 3600.0),
+        ("false", 3600.0),
+        ("1e400", 86400.0),
+        ("9" * 400, 86400.0),
+        ('"1e300"', 86400.0),
+        ("100000", 86400.0),
+    ],
+)
+def test_decode_lifetime_believed_defaulted_or_clamped(expires_in: str, lifetime: float) -> None:
+    body = b'{"access_token": "t", "expires_in": ' + expires_in.encode() + b"}"
+    assert decode_token_response(body, now=0.0).lifetime == lifetime
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"access_token": "t", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"[]",
+        b'{"access_token": null}',
+        b'{"access_token": ["t"]}',
+        b'{"expires_in": 60}',
+    ],
+)
+def test_decode_hostile_bodies_are_authentication_errors(body: bytes) -> None:
+    with pytest.raises(AuthenticationError):
+        decode_token_response(body, now=0.0)
+
+
+def test_decode_keeps_a_bad_issued_at_out() -> None:
+    body = b'{"access_token": "t", "issued_at": "1e400", "token_type": ["x"]}'
+    token = decode_token_response(body, now=5.0)
+    assert token.server_issued_at is None
+    assert token.token_type == "Bearer"
+    assert token.expires_at == 5.0 + 3600
+
+
 def test_token_repr_hides_value() -> None:
     token = AccessToken(access_token="very-secret-token", expires_at=10.0, issued_at=0.0)
     assert "very-secret-token" not in repr(token)

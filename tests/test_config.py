@@ -99,7 +99,7 @@ def test_plain_http_to_a_remote_host_warns(caplog: pytest.LogCaptureFixture) -> 
 async def test_token_never_sent_to_a_foreign_host() -> None:
     client = SatuSehatClient("id", "secret", base_url="http://127.0.0.1:1")
     async with client:
-        with pytest.raises(ValueError, match="refusing to send the SATUSEHAT token to evil"):
+        with pytest.raises(ValueError, match=r"refusing to send the SATUSEHAT token to .*evil"):
             await client.request("GET", "https://evil.example/steal")
 
 
@@ -111,3 +111,14 @@ async def test_closed_client_refuses_instead_of_leaking_a_session() -> None:
         pass
     with pytest.raises(SatuSehatError, match="the client is closed"):
         await client.request("GET", "/x")
+
+
+def test_environment_variable_errors_name_the_variable() -> None:
+    env = {"SATUSEHAT_CLIENT_ID": "cid", "SATUSEHAT_CLIENT_SECRET": "s", "SATUSEHAT_ENV": "moon"}
+    with pytest.raises(ConfigurationError, match="SATUSEHAT_ENV: unknown SATUSEHAT environment"):
+        Settings.from_env(env)
+    env = {**env, "SATUSEHAT_ENV": "sandbox", "SATUSEHAT_FHIR_URL": "ftp://x"}
+    with pytest.raises(ConfigurationError, match="SATUSEHAT_FHIR_URL must be an http"):
+        Settings.from_env(env)
+    with pytest.raises(ConfigurationError, match=r"^fhir_url must be an http"):
+        Settings.from_env(env, fhir_url="ftp://y")

@@ -241,12 +241,12 @@ async def test_borrowed_session_keeps_its_own_trace_configs(sandbox: Sandbox) ->
 
 
 async def test_circuit_breaker_state_is_observable(sandbox: Sandbox) -> None:
-    breaker = CircuitBreaker(threshold=2, cooldown=60.0)
+    breaker = CircuitBreaker(1.0, minimum_calls=2, window_size=2, cooldown=60.0)
     async with sandbox.client(circuit_breaker=breaker, retry=RetryPolicy.none()) as client:
         await client.get_token()
         host = f"127.0.0.1:{sandbox.port}"
         assert client.transport.breaker is breaker
-        assert breaker.states() == {}
+        assert breaker.states() == {host: "closed"}  # the token call succeeded
         sandbox.inject("503", count=2, path_prefix=MSI)
         for _ in range(2):
             with pytest.raises(ServerError):

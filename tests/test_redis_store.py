@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from satusehat_async import SatuSehatClient
 from satusehat_async.auth import AccessToken, TokenStore, token_cache_key
 from satusehat_async.errors import ConfigurationError
 from satusehat_async.redis_store import RedisTokenStore
+from satusehat_async.testing import Sandbox
 
 aioredis = pytest.importorskip("redis.asyncio", reason="the redis extra is not installed")
 
@@ -183,6 +185,63 @@ async def test_unreadable_entry_counts_as_missing(redis_url: str, control: aiore
         assert await control.get("k") == b"not json"
 
 
+@pytest.mark.parametrize(
+    ("remaining", "expected_ms"),
+    [
+        (1e300, 86_400_000),  # Redis refuses an expiry this far out
+        (math.inf, 86_400_000),  # int(inf) is an OverflowError
+        (10 * 86_400.0, 86_400_000),
+        (0.5, 500),
+        (600.0, 600_000),
+    ],
+)
+async def test_any_lifetime_gives_a_valid_expiry(
+    redis_url: str, control: aioredis.Redis, remaining: float, expected_ms: int
+) -> None:
+    """Tokens from a custom fetch are not clamped: the store keeps SET ... PX valid."""
+    now = 1_700_000_000.0
+    async with RedisTokenStore(redis_url, clock=lambda: now) as store:
+        token = AccessToken(access_token="tok", issued_at=now, expires_at=now + remaining)
+        await store.set("k", token)
+        assert not store.degraded
+        assert max(0, expected_ms - 1_000) < await control.pttl("k") <= expected_ms
+
+
+async def test_a_nan_expiry_is_kept_in_process_only(
+    redis_url: str, control: aioredis.Redis
+) -> None:
+    async with RedisTokenStore(redis_url) as store:
+        token = AccessToken(access_token="tok", issued_at=0.0, expires_at=math.nan)
+        await store.set("k", token)
+        assert not store.degraded
+        assert await control.exists("k") == 0
+
+
+async def test_a_poisoned_entry_counts_as_missing(redis_url: str, control: aioredis.Redis) -> None:
+    """A token with CR/LF written by someone else never reaches a header."""
+    entry = {"access_token": "tok\r\nX-Evil: 1", "expires_at": 2e9, "issued_at": 1e9}
+    await control.set("k", msgspec.json.encode(entry))
+    nested = b'{"access_token": "t", "expires_at": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    await control.set("deep", nested)
+    async with RedisTokenStore(redis_url) as store:
+        assert await store.get("k") is None
+        assert await store.get("deep") is None
+
+
+@pytest.mark.parametrize("expires_in", ["1e400", "0", "nan", "86400000"])
+async def test_hostile_lifetimes_are_stored_with_a_sane_ttl(
+    redis_url: str, control: aioredis.Redis, expires_in: str
+) -> None:
+    async with Sandbox(facilities=5) as sb, RedisTokenStore(redis_url) as store:
+        sb.tokens.expires_in = expires_in
+        async with sb.client(token_store=store) as client:
+            await asyncio.gather(*(client.get_token() for _ in range(50)))
+            key = token_cache_key(client.auth_url, sb.client_id)
+        assert not store.degraded
+        assert sb.stats.token_requests == 1
+        assert 0 < await control.pttl(key) <= 86_400_000
+
+
 async def test_lock_excludes_other_stores_until_released(redis_url: str) -> None:
     order: list[str] = []
     async with RedisTokenStore(redis_url) as first, RedisTokenStore(redis_url) as second:
@@ -270,6 +329,28 @@ def test_repr_hides_the_password() -> None:
     assert repr(store) == "RedisTokenStore('redis://user:***@127.0.0.1:6399/2', prefix='x:')"
     query = RedisTokenStore("unix:///run/redis.sock?db=0&password=s3cret-pw")
     assert "s3cret-pw" not in repr(query) and "password=***" in repr(query)
+    for url in (
+        "redis://:s3cret-pw@127.0.0.1:6379/0",
+        "redis://u:p@s3cret-pw@127.0.0.1/0",  # an unencoded '@' in the password
+        "redis://u:s3cret%2Dpw@127.0.0.1/0",
+        "redis://u:s3cret-pw@127.0.0.1/0?password=s3cret-pw",
+    ):
+        assert "s3cret" not in repr(RedisTokenStore(url)), url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://u:s3cret-pw@host:notaport/0",
+        "redis://u:s3cret-pw@[::1/0",
+        "http://u:s3cret-pw@host/0",
+    ],
+)
+def test_invalid_url_is_a_configuration_error_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid Redis URL") as info:
+        RedisTokenStore(url)
+    assert "s3cret" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,6 +424,7 @@ import redis.asyncio as aioredis
 from satusehat_async import SatuSehatClient
 from satusehat_async.auth import MemoryTokenStore
 from satusehat_async.redis_store import RedisTokenStore
+from satusehat_async.testing import Sandbox
 
 async def main():
     redis_url, base_url, kind, barrier, requests = sys.argv[1:6]

@@ -364,7 +364,7 @@ def test_bad_fault_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="count"):
         sb.inject("503", count=0)
     with pytest.raises(ValueError, match="random fault kind"):
-        Sandbox(fault_kinds=["commit_then_500"])
+        Sandbox(fault_kinds=["token_500"])
     with pytest.raises(ValueError, match="fault_rate"):
         Sandbox(fault_rate=1.5)
     assert "commit_then_drop" in FAULT_KINDS

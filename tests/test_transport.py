@@ -263,9 +263,9 @@ async def test_consent_suppressed_200_is_an_error(no_sleep: RecordingSleep) -> N
     assert no_sleep.waits == []
 
 
-async def test_circuit_opens_after_failed_requests_not_attempts(no_sleep: RecordingSleep) -> None:
+async def test_circuit_opens_on_failed_requests_not_attempts(no_sleep: RecordingSleep) -> None:
     clock = FakeClock(0.0)
-    breaker = CircuitBreaker(threshold=3, cooldown=30.0, clock=clock)
+    breaker = CircuitBreaker(1.0, minimum_calls=3, window_size=3, cooldown=30.0, clock=clock)
     with aioresponses() as m:
         m.post(TOKEN_URL, payload=token_answer())
         # a burst of transient faults that retries absorb never opens the circuit

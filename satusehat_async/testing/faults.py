@@ -29,6 +29,8 @@ from typing import Literal, get_args
 import msgspec
 from aiohttp import web
 
+from satusehat_async.errors import ValidationError
+
 __all__ = [
     "AFTER_COMMIT",
     "FAULT_KINDS",
@@ -63,8 +65,15 @@ RANDOM_FAULT_KINDS: tuple[FaultKind, ...] = (
     "500",
     "401_expired",
     "401_invalid",
+    "commit_then_500",
+    "commit_then_504",
+    "commit_then_drop",
 )
-"""The kinds a random fault may be drawn from (``fault_kinds=``)."""
+"""The kinds a random fault may be drawn from (``fault_kinds=``).
+
+A ``commit_then_*`` kind drawn for a write commits it, then fails the answer; drawn for a
+read it is its plain answer (``commit_then_504`` → ``504``): the write is what is ambiguous.
+"""
 AFTER_COMMIT: dict[FaultKind, FaultKind] = {
     "commit_then_500": "500",
     "commit_then_504": "504",
@@ -116,16 +125,18 @@ class FaultPlan:
     def __init__(self, rate: float, kinds: Iterable[str], seed: int) -> None:
         kinds = tuple(kinds)
         if not 0.0 <= rate <= 1.0:
-            raise ValueError("fault_rate must be between 0 and 1")
+            raise ValidationError("fault_rate must be between 0 and 1")
         bad = [kind for kind in kinds if kind not in RANDOM_FAULT_KINDS]
         if bad:
-            raise ValueError(f"not a random fault kind: {bad}; use {RANDOM_FAULT_KINDS}")
+            raise ValidationError(f"not a random fault kind: {bad}; use {RANDOM_FAULT_KINDS}")
         if rate > 0 and not kinds:
-            raise ValueError("fault_kinds is empty but fault_rate is not 0")
+            raise ValidationError("fault_kinds is empty but fault_rate is not 0")
         self.rate = rate
         self.kinds: tuple[FaultKind, ...] = tuple(k for k in RANDOM_FAULT_KINDS if k in kinds)
         self._random = random.Random(seed * 7_919 + 17)
         self._queue: deque[FaultRule] = deque()
+        # a random commit_then_* drawn for a write, for the same request's second pick
+        self._drawn_after_commit: FaultKind | None = None
 
     def inject(
         self,
@@ -136,9 +147,9 @@ class FaultPlan:
     ) -> None:
         """Queue ``kind`` for the next ``count`` matching requests (see ``FaultRule.matches``)."""
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
+            raise ValidationError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         if count < 1:
-            raise ValueError("count must be at least 1")
+            raise ValidationError("count must be at least 1")
         for known in FAULT_KINDS:  # narrow the str to the Literal without a cast
             if known == kind:
                 self._queue.append(
@@ -157,10 +168,15 @@ class FaultPlan:
     def pick(self, method: str, path: str, *, after_commit: bool = False) -> FaultKind | None:
         """The fault for this request, if any (consumes a queued one).
 
-        Asked twice per request: before any work (``after_commit=False``: queued
-        answer-only faults, then chance) and, for a write that passed the token check,
-        before committing it (``after_commit=True``: the ``commit_then_*`` kinds).
+        Asked twice per request, with no await in between: before any work
+        (``after_commit=False``: queued answer-only faults, then chance) and, for a write
+        that passed the token check, before committing it (``after_commit=True``: the
+        ``commit_then_*`` kinds, queued or drawn by the first ask).
         """
+        if after_commit:
+            drawn, self._drawn_after_commit = self._drawn_after_commit, None
+        else:
+            self._drawn_after_commit = None
         for rule in self._queue:
             if (rule.kind in AFTER_COMMIT) is after_commit and rule.matches(method, path):
                 rule.remaining -= 1
@@ -168,9 +184,15 @@ class FaultPlan:
                     self._queue.remove(rule)
                 return rule.kind
         if after_commit:
-            return None
+            return drawn
         if self.rate and path != TOKEN_PATH and self._random.random() < self.rate:
-            return self.kinds[int(self._random.random() * len(self.kinds))]
+            kind = self.kinds[int(self._random.random() * len(self.kinds))]
+            if kind not in AFTER_COMMIT:
+                return kind
+            if method in _WRITES:
+                self._drawn_after_commit = kind  # commit first, then fail the answer
+                return None
+            return AFTER_COMMIT[kind]
         return None
 
 

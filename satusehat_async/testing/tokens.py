@@ -2,6 +2,10 @@
 
 Tokens are random, expire ``ttl`` seconds after issue by the injected clock, and are
 checked the way SATUSEHAT's Apigee gateway does (401 ``fault`` envelopes).
+
+Two knobs make the issuer misbehave on purpose, for tests of the client's defences:
+``expires_in`` (what the answer claims, whatever the real ``ttl``) and ``access_token``
+(the token value handed out).
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from aiohttp import web
 
 from satusehat_async.testing.faults import auth_fault
 
-__all__ = ["TokenIssuer", "application_name"]
+__all__ = ["OMIT", "TokenIssuer", "application_name"]
+
+OMIT: Any = object()
+"""Set :attr:`TokenIssuer.expires_in` or :attr:`TokenIssuer.access_token` to this to leave
+the field out of the token answer."""
 
 _ALPHABET = string.ascii_letters + string.digits
 _AUTH_FAILED = {
@@ -42,7 +50,18 @@ def _json(status: int, body: Any) -> web.Response:
 
 
 class TokenIssuer:
-    """Issues access tokens for one client id and secret, and checks them."""
+    """Issues access tokens for one client id and secret, and checks them.
+
+    Attributes:
+        ttl: how long an issued token really stays valid (seconds by ``clock``).
+        expires_in: what the answer's ``expires_in`` says. None (the default) tells the
+            truth as SATUSEHAT does (``str(int(ttl))``); any other value (``"0"``, ``-5``,
+            ``"nan"``, ``1e300``, a list; a ``msgspec.Raw`` for a literal such as
+            ``1e400``) is answered as given, and :data:`OMIT` leaves the field out. The
+            token still lives ``ttl``.
+        access_token: the token value to hand out instead of a random one (``""``, a
+            value with CR/LF...), or :data:`OMIT` to leave it out. None: random.
+    """
 
     def __init__(
         self,
@@ -58,6 +77,8 @@ class TokenIssuer:
         self.ttl = ttl
         self.clock = clock
         self._application = application
+        self.expires_in: Any = None
+        self.access_token: Any = None
         self._expiry: dict[str, float] = {}  # access token -> expiry time by the clock
 
     def __len__(self) -> int:
@@ -83,28 +104,29 @@ class TokenIssuer:
             or not secrets.compare_digest(client_secret.encode(), self.client_secret.encode())
         ):
             return _json(401, _AUTH_FAILED)
-        token = "".join(secrets.choice(_ALPHABET) for _ in range(28))
+        token = self.access_token
+        if token is None:
+            token = "".join(secrets.choice(_ALPHABET) for _ in range(28))
         now = self.clock()
-        self._expiry[token] = now + self.ttl
-        return _json(
-            200,
-            {
-                "refresh_token_expires_in": "0",
-                "api_product_list": "[api-sandbox]",
-                "api_product_list_json": ["api-sandbox"],
-                "organization_name": "ihs-prod-1",
-                "developer.email": "sandbox@example.invalid",
-                "token_type": "BearerToken",
-                "issued_at": str(int(now * 1000)),
-                "client_id": self.client_id,
-                "access_token": token,
-                "application_name": self._application,
-                "scope": "",
-                "expires_in": str(int(self.ttl)),
-                "refresh_count": "0",
-                "status": "approved",
-            },
-        )
+        if isinstance(token, str):
+            self._expiry[token] = now + self.ttl
+        answer = {
+            "refresh_token_expires_in": "0",
+            "api_product_list": "[api-sandbox]",
+            "api_product_list_json": ["api-sandbox"],
+            "organization_name": "ihs-prod-1",
+            "developer.email": "sandbox@example.invalid",
+            "token_type": "BearerToken",
+            "issued_at": str(int(now * 1000)),
+            "client_id": self.client_id,
+            "access_token": token,
+            "application_name": self._application,
+            "scope": "",
+            "expires_in": str(int(self.ttl)) if self.expires_in is None else self.expires_in,
+            "refresh_count": "0",
+            "status": "approved",
+        }
+        return _json(200, {key: value for key, value in answer.items() if value is not OMIT})
 
     def check(self, authorization: str | None) -> web.Response | None:
         """The 401 answer for a missing, unknown or expired bearer token, or None if valid."""
