@@ -8,30 +8,34 @@
 
 __version__ = "0.1.0"
 
-from satusehat_async.auth import AccessToken, MemoryTokenStore, TokenStore
-from satusehat_async.client import SatuSehatClient
-from satusehat_async.config import Environment
-from satusehat_async.errors import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    CircuitOpenError,
-    ConfigurationError,
-    ConflictError,
-    ConsentError,
-    ForbiddenError,
-    NotFoundError,
-    RateLimitError,
-    RequestTimeout,
-    ResponseTooLarge,
-    SatuSehatError,
-    ServerError,
-    TransportError,
-    ValidationError,
-)
-from satusehat_async.metrics import Metrics, RequestEvent
-from satusehat_async.resilience import CircuitBreaker, RateLimiter
-from satusehat_async.retry import RetryPolicy
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays cheap
+    from satusehat_async.auth import AccessToken, MemoryTokenStore, TokenStore
+    from satusehat_async.client import SatuSehatClient
+    from satusehat_async.config import Environment
+    from satusehat_async.errors import (
+        APIError,
+        AuthenticationError,
+        BadRequestError,
+        CircuitOpenError,
+        ConfigurationError,
+        ConflictError,
+        ConsentError,
+        ForbiddenError,
+        NotFoundError,
+        RateLimitError,
+        RequestTimeout,
+        ResponseTooLarge,
+        SatuSehatError,
+        ServerError,
+        TransportError,
+        ValidationError,
+    )
+    from satusehat_async.metrics import Metrics, RequestEvent
+    from satusehat_async.resilience import CircuitBreaker, RateLimiter
+    from satusehat_async.retry import RetryPolicy
 
 __all__ = [
     "APIError",
@@ -62,3 +66,46 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+_HOMES = {
+    "AccessToken": "satusehat_async.auth",
+    "MemoryTokenStore": "satusehat_async.auth",
+    "TokenStore": "satusehat_async.auth",
+    "SatuSehatClient": "satusehat_async.client",
+    "Environment": "satusehat_async.config",
+    "APIError": "satusehat_async.errors",
+    "AuthenticationError": "satusehat_async.errors",
+    "BadRequestError": "satusehat_async.errors",
+    "CircuitOpenError": "satusehat_async.errors",
+    "ConfigurationError": "satusehat_async.errors",
+    "ConflictError": "satusehat_async.errors",
+    "ConsentError": "satusehat_async.errors",
+    "ForbiddenError": "satusehat_async.errors",
+    "NotFoundError": "satusehat_async.errors",
+    "RateLimitError": "satusehat_async.errors",
+    "RequestTimeout": "satusehat_async.errors",
+    "ResponseTooLarge": "satusehat_async.errors",
+    "SatuSehatError": "satusehat_async.errors",
+    "ServerError": "satusehat_async.errors",
+    "TransportError": "satusehat_async.errors",
+    "ValidationError": "satusehat_async.errors",
+    "Metrics": "satusehat_async.metrics",
+    "RequestEvent": "satusehat_async.metrics",
+    "CircuitBreaker": "satusehat_async.resilience",
+    "RateLimiter": "satusehat_async.resilience",
+    "RetryPolicy": "satusehat_async.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module when it is first used (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

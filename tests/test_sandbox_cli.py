@@ -60,6 +60,7 @@ async def test_serves_until_ctrl_c_and_exits_0() -> None:
     try:
         assert process.stdout is not None
         first = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        assert "Local SATUSEHAT sandbox (an embedded fake, not Kemkes staging)" in first
         assert "50 facilities at http://127.0.0.1:" in first
         base_url = first.rsplit(" ", 1)[-1].strip()
         lines = [(await process.stdout.readline()).decode() for _ in range(5)]
@@ -93,4 +94,16 @@ async def test_port_in_use_exits_1_with_one_clear_line() -> None:
         _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err.decode()
+    assert len(err.decode().splitlines()) == 1
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+async def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    process = await start(f"--port={port}", "--facilities", "10")
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert b"Traceback" not in err
+    (line,) = err.decode().splitlines()  # one line, no usage block
+    assert line.startswith("satusehat sandbox: error: argument --port:")
+    assert out == b""

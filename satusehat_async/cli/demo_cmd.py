@@ -1,15 +1,17 @@
-"""``satusehat demo``: the main job on the embedded sandbox — no credentials, no network.
+"""``satusehat demo``: the main job on the local sandbox — no credentials, no network.
 
-Starts a local SATUSEHAT in process (with latency, transient faults and short-lived
-tokens), crawls its whole facility registry through the real client with a progress
-bar, summarises what came back, then creates, finds and patches patients — including a
-create whose answer is lost after the server committed it, and newborn twins
-registered by their mother's NIK.
+Starts a local sandbox (an embedded fake SATUSEHAT, not the Kemkes staging host) in
+process, with latency, transient faults and short-lived tokens; crawls its whole
+facility registry through the real client with a progress bar (plain progress lines
+without the ``cli`` extra's rich); summarises what came back, then creates, finds and
+patches patients — including a create whose answer is lost after the server committed
+it, and newborn twins registered by their mother's NIK.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import Counter
@@ -38,9 +40,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``demo`` command."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the main job on the embedded sandbox (no credentials, no network)",
-        description="Start a local SATUSEHAT sandbox in this process, crawl its whole "
-        "facility registry through the real client, then create, find and patch patients.",
+        help="run the main job on a local sandbox: an embedded fake SATUSEHAT (no "
+        "credentials, no network; not the Kemkes staging host)",
+        description="Start a local sandbox (an embedded fake SATUSEHAT on 127.0.0.1, not the "
+        "Kemkes staging host) in this process, crawl its whole facility registry through "
+        "the real client, then create, find and patch patients.",
     )
     parser.add_argument("--facilities", type=int, default=10_000, help="registry size")
     parser.add_argument("--page-size", type=int, default=100, help="facilities per page")
@@ -65,8 +69,19 @@ def _check(args: argparse.Namespace) -> None:
         raise fail("--concurrency must be at least 1")
     if not 0.0 <= args.fault_rate < 1.0:
         raise fail("--fault-rate must be in [0, 1)")
-    if args.latency_ms < 0 or args.token_ttl <= 0:
-        raise fail("--latency-ms must be >= 0 and --token-ttl > 0")
+    if not (math.isfinite(args.latency_ms) and args.latency_ms >= 0):
+        raise fail("--latency-ms must be a number >= 0")
+    if not (math.isfinite(args.token_ttl) and args.token_ttl > 0):
+        raise fail("--token-ttl must be a number > 0")
+
+
+def _have_rich() -> bool:
+    """Whether the ``cli`` extra's rich is importable (the demo runs without it)."""
+    try:
+        import rich.progress  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _say(text: str = "") -> None:
@@ -88,7 +103,8 @@ async def demo_command(args: argparse.Namespace) -> int:
     )
     async with sandbox:
         _say(
-            f"sandbox: a local SATUSEHAT at {sandbox.base_url} with {args.facilities:,} "
+            f"local sandbox (an embedded fake SATUSEHAT, not Kemkes staging) at "
+            f"{sandbox.base_url} with {args.facilities:,} "
             f"facilities, {args.latency_ms:g} ms latency, {args.fault_rate:.0%} transient "
             f"faults, {args.token_ttl:g} s tokens"
         )
@@ -120,8 +136,10 @@ async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Names
         page_size=args.page_size,
         concurrency=args.concurrency,
     )
+    terminal = sys.stderr.isatty()
+    plain = _PlainProgress() if terminal and not _have_rich() else None
     async with pages:
-        with crawl_progress(sys.stderr.isatty()) as progress:
+        with crawl_progress(terminal and plain is None) as progress:
             task = None
             async for page in pages:
                 for facility in page.facilities:
@@ -135,8 +153,27 @@ async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Names
                         with_coordinates += 1
                 if progress is not None:
                     task = advance_progress(progress, task, pages.stats, 1)
+                if plain is not None:
+                    plain.page(page.total_page)
     stats = pages.stats
     _summarise_crawl(stats, by_type, by_province, with_coordinates, len(sandbox.registry))
+
+
+class _PlainProgress:
+    """Progress as a few plain lines on stderr, for a terminal without rich."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.shown = -1
+        print("   (pip install 'satusehat-async[cli]' for a progress bar)", file=sys.stderr)
+
+    def page(self, total: int | None) -> None:
+        self.done += 1
+        total = max(total or 0, self.done)
+        tenth = self.done * 10 // total
+        if tenth != self.shown:  # at most eleven lines, whatever the registry size
+            self.shown = tenth
+            print(f"   {self.done:,}/{total:,} pages", file=sys.stderr, flush=True)
 
 
 def _summarise_crawl(

@@ -18,11 +18,13 @@ from typing import Any
 
 import msgspec
 
-from satusehat_async.cli.main import client_from_args, fail
+from satusehat_async.cli import main as cli
+from satusehat_async.cli.main import fail
 from satusehat_async.errors import ValidationError
 from satusehat_async.patients import (
     GENDERS,
     PATCH_CONTENT_TYPES,
+    SEARCH_COMBINATIONS,
     Patient,
     Patients,
     patient_from_json,
@@ -139,7 +141,7 @@ def _print(data: Any) -> None:
 
 
 async def _run(args: argparse.Namespace, action: Callable[[Patients], Awaitable[Any]]) -> int:
-    async with client_from_args(args) as client:
+    async with cli.client_from_args(args) as client:
         try:
             result = await action(client.patients)
         except ValidationError as exc:  # refused before sending: a usage error
@@ -161,11 +163,24 @@ async def _search(args: argparse.Namespace) -> int:
         "gender": args.gender,
         "identifier": args.identifier,
     }
+    given = {name for name, value in query.items() if value is not None}
+    if "identifier" not in given and frozenset(given) not in SEARCH_COMBINATIONS:
+        raise fail(
+            f"unsupported search ({_flags(given) or 'no criteria'}); use one of: "
+            + " | ".join(_flags(combination) for combination in SEARCH_COMBINATIONS)
+        )
     try:
         search_params(**query)  # refuse a bad query before even connecting
     except ValidationError as exc:
         raise fail(str(exc)) from None
     return await _run(args, lambda patients: patients.search(**query))
+
+
+_SEARCH_ORDER = ("nik", "nik_ibu", "name", "birthdate", "gender", "identifier")
+
+
+def _flags(names: set[str] | frozenset[str]) -> str:
+    return " ".join("--" + n.replace("_", "-") for n in _SEARCH_ORDER if n in names)
 
 
 def _read_patient(file: str) -> Patient:

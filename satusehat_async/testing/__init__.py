@@ -1,10 +1,11 @@
-"""An embedded SATUSEHAT: a local aiohttp server that behaves like the real API.
+"""The local sandbox: an embedded fake SATUSEHAT, an aiohttp server on 127.0.0.1.
 
+Not to be confused with ``environment="sandbox"``, the remote Kemkes staging host.
 Use it in tests, demos and benchmarks when there are no credentials and no network::
 
-    from satusehat_async.testing import Sandbox
+    from satusehat_async.testing import LocalSandbox  # the same class as Sandbox
 
-    async with Sandbox(facilities=10_000, seed=1) as sb:
+    async with LocalSandbox(facilities=10_000, seed=1) as sb:
         async with sb.client() as client:
             ...
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     )
     from satusehat_async.testing.registry import FacilityMeta, Registry
     from satusehat_async.testing.server import Sandbox, SandboxStats
+    from satusehat_async.testing.server import Sandbox as LocalSandbox
     from satusehat_async.testing.threaded import ThreadedSandbox
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "TRANSIENT_FAULT_KINDS",
     "FacilityMeta",
     "FaultKind",
+    "LocalSandbox",
     "Registry",
     "Sandbox",
     "SandboxStats",
@@ -47,9 +50,12 @@ _HOMES = {
     "FacilityMeta": "registry",
     "Registry": "registry",
     "Sandbox": "server",
+    "LocalSandbox": "server",
     "SandboxStats": "server",
     "ThreadedSandbox": "threaded",
 }
+
+_ORIGINAL = {"LocalSandbox": "Sandbox"}
 
 
 def __getattr__(name: str) -> Any:
@@ -58,7 +64,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    # LocalSandbox: the unmistakable name of Sandbox (which stays importable)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), _ORIGINAL.get(name, name))
     globals()[name] = value
     return value
 

@@ -2,7 +2,15 @@
 
 Installing ``satusehat-async`` registers this plugin with pytest (entry point
 ``pytest11``), so the fixtures are available in every test suite without any import.
-They need ``pytest-asyncio`` (the ``test`` extra)::
+They need ``pytest-asyncio`` (the ``test`` extra). In its default *strict* mode an
+``async def`` test runs only when marked (``pytestmark = pytest.mark.asyncio`` for a
+whole module); with ``asyncio_mode = "auto"`` no mark is needed. An unmarked async
+test that uses these fixtures fails with a message saying so (pytest's own says to
+install an async plugin, which is already there)::
+
+    import pytest
+
+    pytestmark = pytest.mark.asyncio
 
     async def test_lists_hospitals(satusehat_client):
         page = await satusehat_client.request(
@@ -36,6 +44,7 @@ Fixtures (all function-scoped):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -50,9 +59,20 @@ try:  # the plugin is loaded by every pytest run: never fail to import
 except ImportError:  # pragma: no cover - depends on the environment
     pytest_asyncio = None  # type: ignore[assignment]
 
-__all__ = ["satusehat_client", "satusehat_sandbox", "satusehat_sandbox_options"]
+__all__ = [
+    "pytest_runtest_setup",
+    "satusehat_client",
+    "satusehat_sandbox",
+    "satusehat_sandbox_options",
+]
 
 DEFAULT_FACILITIES = 2_000
+_OURS = frozenset({"satusehat_sandbox", "satusehat_client"})
+_UNMARKED = (
+    "{name} is an async test, which pytest-asyncio runs (in its default strict mode) only "
+    "when marked: add @pytest.mark.asyncio, or pytestmark = pytest.mark.asyncio for the "
+    'module, or set asyncio_mode = "auto" in the pytest configuration'
+)
 _NEEDS_ASYNCIO = "the satusehat_sandbox fixtures need pytest-asyncio: pip install pytest-asyncio"
 
 
@@ -93,3 +113,19 @@ else:  # pragma: no cover - depends on the environment
     def satusehat_client(satusehat_sandbox: Any) -> Any:
         """Unavailable: pytest-asyncio is not installed."""
         pytest.fail(_NEEDS_ASYNCIO)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail an unmarked async test that uses our fixtures with a message that helps.
+
+    pytest-asyncio turns the async tests it will run into its own item class; one left a
+    plain ``pytest.Function`` would otherwise start a sandbox and then fail with pytest's
+    "async def functions are not natively supported".
+    """
+    if (
+        type(item) is pytest.Function
+        and inspect.iscoroutinefunction(item.obj)
+        and _OURS.intersection(item.fixturenames)
+    ):
+        pytest.fail(_UNMARKED.format(name=item.name), pytrace=False)
