@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from satusehat_async import RetryPolicy
-from satusehat_async.patients import CreateOutcomeUnknown
+from satusehat_async.patients import CreateOutcomeUnknown, ReconcileWindow
 from satusehat_async.testing.threaded import ThreadedSandbox
 
 # A patient policy generous enough to ride out 40 % faults; waits stay short.
@@ -192,6 +192,8 @@ async def soak_patients(
         seed=seed,
     ) as sb:
         async with sb.client(retry=SOAK_RETRY) as client:
+            # the window must outlast the lag: a committed write shows within max_lag
+            client.patients.window = ReconcileWindow(span=max_lag + 1.0)
             jobs: list[Any] = [
                 _create_until_known(client, _adult(_nik(i), i), report) for i in range(adults)
             ]
@@ -202,7 +204,7 @@ async def soak_patients(
                     for order in (0, 1, 2)
                 )
             ids = await asyncio.gather(*jobs)
-        stored = [sb.patients.get(pid) for pid in sb.patients.ids()]
+        stored = [sb.patients.get(pid) for pid in sb.patients.ids]
         report.requests = sb.stats.requests
         report.token_requests = sb.stats.token_requests
     expected = adults + 3 * families

@@ -356,15 +356,22 @@ async def test_masked_nik_search_result_counts_as_a_match_but_a_different_nik_do
 
 
 def test_newborn_needs_a_birth_order() -> None:
-    for order in (None, 0, -2):
+    for order in (None, -2):
         with pytest.raises(ValidationError, match="birth order"):
             plan_create(baby(order=order))
+    # 0 is the documented single birth (issue 9): accepted, and sent as given
+    single = plan_create(baby(order=0))
+    assert msgspec.json.decode(single.body)["multipleBirthInteger"] == 0
     with pytest.raises(ValidationError, match="birth order"):
         plan_create(baby(order=None, multiple_birth_boolean=True))
     with pytest.raises(ValidationError, match="not both"):
         plan_create(baby(order=1, multiple_birth_boolean=False))
     assert plan_create(baby(order=2)).system == NIK_IBU_SYSTEM
-    assert plan_create(baby(order=None, multiple_birth_boolean=False)).system == NIK_IBU_SYSTEM
+    boolean = plan_create(baby(order=None, multiple_birth_boolean=False))
+    assert boolean.system == NIK_IBU_SYSTEM
+    # the documents' form of a single birth is what goes out
+    sent = msgspec.json.decode(boolean.body)
+    assert sent["multipleBirthInteger"] == 0 and "multipleBirthBoolean" not in sent
     # an adult's own NIK is unique: no birth order needed
     assert plan_create(adult()).system == NIK_SYSTEM
 

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from satusehat_async.errors import ValidationError
 from satusehat_async.patients import (
     Address,
     Element,
@@ -30,7 +31,7 @@ PATIENT_FIXTURES = [
     "patient_primitive_extensions.json",
     "patient_every_extension_value.json",
 ]
-CAPTURED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "captured"
+CAPTURED = Path(__file__).parent / "fixtures" / "captured"
 
 
 def strict_json(data: bytes | str) -> Any:
@@ -196,8 +197,10 @@ def test_fhir_decimal_and_decimal_value() -> None:
         fhir_decimal("abc")
     with pytest.raises(ValueError):
         fhir_decimal(float("nan"))
-    with pytest.raises(TypeError):
+    with pytest.raises(ValidationError):  # issue 9: every refusal is a library error
         fhir_decimal(True)
+    with pytest.raises(ValidationError):
+        fhir_decimal(object())  # type: ignore[arg-type]
     quantity = Quantity(value=fhir_decimal("52.50"), unit="kg")
     assert msgspec.json.encode(quantity) == b'{"value":52.50,"unit":"kg"}'
 

@@ -18,7 +18,7 @@ NIK = "https://fhir.kemkes.go.id/id/nik"
 NIK_IBU = "https://fhir.kemkes.go.id/id/nik-ibu"
 IHS = "https://fhir.kemkes.go.id/id/ihs-number"
 MOTHER = "9104025209000006"
-CAPTURED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "captured"
+CAPTURED = Path(__file__).parent / "fixtures" / "captured"
 
 
 class Api:

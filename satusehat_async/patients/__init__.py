@@ -89,6 +89,7 @@ from satusehat_async.patients.patch import (
     unescape_token,
     validate_operations,
 )
+from satusehat_async.patients.reconcile import ReconcileWindow
 
 __all__ = [
     "GENDERS",
@@ -128,6 +129,7 @@ __all__ = [
     "Quantity",
     "Range",
     "Ratio",
+    "ReconcileWindow",
     "Reference",
     "SampledData",
     "SearchBundle",

@@ -121,11 +121,24 @@ def _fhir_id(value: Any) -> str | None:
     return None
 
 
+def _too_deep(what: str, status: int, headers: Mapping[str, str]) -> APIError:
+    # JSON nested deeper than Python's stack (a 2 KB body can be): a library error,
+    # never a RecursionError.
+    return _unexpected(f"undecodable {what}: JSON nested too deeply", status, None, headers)
+
+
 def decode_patient(
     body: bytes, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Patient:
     """A Patient from an answer's body (an :class:`APIError` for anything else)."""
     headers = headers or {}
+    try:
+        return _decode_patient(body, status, headers)
+    except RecursionError:
+        raise _too_deep("Patient answer", status, headers) from None
+
+
+def _decode_patient(body: bytes, status: int, headers: Mapping[str, str]) -> Patient:
     try:
         head = _head_decoder.decode(body)
         if head.resourceType == "Patient":
@@ -146,6 +159,15 @@ def decode_search_bundle(
     Entries of other types (an OperationOutcome with ``search.mode: outcome``) are skipped.
     """
     headers = headers or {}
+    try:
+        return _decode_search_bundle(body, status, headers)
+    except RecursionError:
+        raise _too_deep("search answer", status, headers) from None
+
+
+def _decode_search_bundle(
+    body: bytes, status: int, headers: Mapping[str, str]
+) -> tuple[list[Patient], SearchBundle]:
     try:
         bundle = _bundle_decoder.decode(body)
         patients = [
@@ -198,6 +220,15 @@ def decode_create_answer(
     ``201``) then means the server found the record instead of creating it.
     """
     headers = headers or {}
+    try:
+        return _decode_create_answer(status, body, headers, conditional)
+    except RecursionError:
+        raise _too_deep("create answer", status, headers) from None
+
+
+def _decode_create_answer(
+    status: int, body: bytes, headers: Mapping[str, str], conditional: bool
+) -> CreateResult:
     location = headers.get("Location") or headers.get("Content-Location")
     matched = conditional and status == 200
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from satusehat_async.patients.identifiers import (
 )
 from satusehat_async.patients.models import Patient
 from satusehat_async.patients.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
+from satusehat_async.patients.reconcile import Budget, CreateMemory, ReconcileWindow
 from satusehat_async.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -45,9 +48,12 @@ SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
 GENDERS = ("male", "female", "other", "unknown")
 logger = logging.getLogger("satusehat_async.patients")
 
-# One lock table per client, whoever builds the Patients object: two Patients(client)
-# (say, one per web request) must still serialize creates for the same identifier.
-_LOCKS_BY_CLIENT: weakref.WeakKeyDictionary[Any, KeyedLocks] = weakref.WeakKeyDictionary()
+# One lock table and one memory of creates per client, whoever builds the Patients object:
+# two Patients(client) (say, one per web request) must still serialize creates for the
+# same identifier, and know the newborns the other created.
+_STATE_BY_CLIENT: weakref.WeakKeyDictionary[Any, tuple[KeyedLocks, CreateMemory]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _MAX_PAGES = 100
@@ -156,6 +162,8 @@ class Patients:
         retry: bounds and backoff of :meth:`create`'s re-sends (default: the client's).
         sleep: replaces ``asyncio.sleep`` between a failed create and its reconciliation
             (default: the client transport's, so tests inject one clock for everything).
+        window: how long a newborn's ambiguously failed write is looked for before it may
+            be sent again (default :class:`ReconcileWindow`: 10 s).
     """
 
     def __init__(
@@ -164,14 +172,21 @@ class Patients:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        window: ReconcileWindow | None = None,
     ) -> None:
+        if window is not None and not isinstance(window, ReconcileWindow):
+            raise ValidationError("window must be a ReconcileWindow")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry must be a RetryPolicy")
         self._client = client
         self._retry = retry
         self._sleep = sleep
-        try:
-            self._locks = _LOCKS_BY_CLIENT.setdefault(client, KeyedLocks())
-        except TypeError:  # a client that cannot be weakly referenced
-            self._locks = KeyedLocks()
+        self.window = window or ReconcileWindow()
+        """The newborns' reconciliation window (see :class:`ReconcileWindow`)."""
+        state = (KeyedLocks(), CreateMemory())
+        with contextlib.suppress(TypeError):  # a client that cannot be weakly referenced
+            state = _STATE_BY_CLIENT.setdefault(client, state)
+        self._locks, self._memory = state
 
     def __repr__(self) -> str:
         return f"Patients({self.url!r})"
@@ -214,8 +229,10 @@ class Patients:
         )
         return await self._search(params)
 
-    async def _search(self, params: Mapping[str, str]) -> list[Patient]:
-        response = await self._send("GET", self.url, params=params)
+    async def _search(
+        self, params: Mapping[str, str], retry: RetryPolicy | None = None
+    ) -> list[Patient]:
+        response = await self._send("GET", self.url, params=params, retry=retry)
         found: list[Patient] = []
         for _ in range(_MAX_PAGES):
             patients, bundle = decode_search_bundle(
@@ -232,11 +249,8 @@ class Patients:
             if not query:
                 logger.warning("Patient search: ignoring a next link without a query")
                 break
-            response = await self._send("GET", f"{self.url}?{query}")
+            response = await self._send("GET", f"{self.url}?{query}", retry=retry)
         return found
-
-    async def _search_identifier(self, system: str, value: str) -> list[Patient]:
-        return await self._search({"identifier": identifier_token(system, value)})
 
     async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult:
         """Register a Patient, exactly once, and return its id.
@@ -244,31 +258,60 @@ class Patients:
         Idempotent: the patient is looked up by its NIK (a newborn: its mother's NIK,
         name, birth date and birth order) before sending, and again after any ambiguous
         failure (timeout, dropped connection, 5xx) before re-sending, so retries never
-        leave two records. ``created`` is False where the record existed before this call.
+        leave two records. A newborn, whose mother's NIK the server does not keep unique,
+        is sent again only after its write could no longer appear (:attr:`window`).
+        ``created`` is False where the record existed before this call. Every wait fits
+        in the retry policy's ``max_time``.
 
         Raises:
             ValidationError: nothing was sent — a patient without a valid NIK or NIK-ibu,
                 a newborn without a birth date or a birth order (``multipleBirthInteger``
-                1, 2, ... or ``multipleBirthBoolean: false``), a dict with keys that are
-                not Patient elements.
+                0 for a single birth, 1, 2, ... for twins; ``multipleBirthBoolean: false``
+                is sent as 0), a dict with keys that are not Patient elements.
             AmbiguousMatchError: several existing records match; none is picked.
-            CreateOutcomeUnknown: a write failed ambiguously and the search to check it
-                failed too; repeating the create is safe.
+            CreateOutcomeUnknown: a write failed ambiguously and its record could not be
+                found (the search failed, or a newborn's window outlasted the budget);
+                repeating the create is safe.
         """
         plan = plan_create(patient)
         transport = self._client.transport
         policy = self._retry or transport.retry
-        # The transport's injected sleep, so a test's fake clock covers these waits too.
+        # The transport's injected sleep and clock, so a test's fake clock covers these
+        # waits too; one budget for every wait and request of this create.
         sleep = self._sleep or transport.sleep
+        budget = Budget(policy.max_time, getattr(transport, "monotonic", time.monotonic))
 
         async def post() -> Response:
+            # A failure is reported to the circuit breaker only once it is known that the
+            # write did not happen after all (see report): a reconciled one is no failure.
             return await self._send(
-                "POST", self.url, content=plan.body, headers=plan.headers, idempotent=False
+                "POST",
+                self.url,
+                content=plan.body,
+                headers=plan.headers,
+                idempotent=False,
+                retry=budget.policy_for(policy),
+                count_failure=False,
             )
+
+        async def search(system: str, value: str) -> list[Patient]:
+            params = {"identifier": identifier_token(system, value)}
+            return await self._search(params, retry=budget.policy_for(policy))
+
+        def report(ok: bool) -> None:
+            transport.record_outcome(self.url, ok=ok)
 
         async with self._locks.hold(plan.lock_key):
             return await create_idempotently(
-                plan, post=post, search=self._search_identifier, policy=policy, sleep=sleep
+                plan,
+                post=post,
+                search=search,
+                policy=policy,
+                sleep=sleep,
+                budget=budget,
+                window=self.window,
+                memory=self._memory,
+                report=report,
             )
 
     async def patch(

@@ -18,6 +18,9 @@ from decimal import Decimal, InvalidOperation
 
 import msgspec
 
+from satusehat_async.errors import ValidationError
+from satusehat_async.redact import redact_niks
+
 __all__ = [
     "NO_DECIMAL",
     "Address",
@@ -46,14 +49,14 @@ NO_DECIMAL: msgspec.Raw = msgspec.Raw()
 
 def fhir_decimal(value: Decimal | int | float | str) -> msgspec.Raw:
     """A FHIR decimal for a decimal field, keeping its digits (``"1.50"`` stays ``1.50``)."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a decimal")
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        raise ValidationError(f"a FHIR decimal is a number, not {type(value).__name__}")
     try:
         number = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {value!r}") from None
+    except (InvalidOperation, ValueError):  # ValueError: an int too long for str()
+        raise ValidationError(f"not a decimal: {redact_niks(repr(value)[:40])}") from None
     if not number.is_finite():
-        raise ValueError(f"FHIR decimals are finite: {value!r}")
+        raise ValidationError(f"FHIR decimals are finite: {value!r}")
     text = str(number)
     if "E" in text or "e" in text:  # JSON allows exponents, FHIR's decimal regex does not
         text = format(number, "f")

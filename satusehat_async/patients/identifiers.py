@@ -127,6 +127,10 @@ def identifier_token(system: str, value: str) -> str:
 
 def parse_identifier_token(token: str) -> tuple[str, str]:
     """Split ``system|value`` (raises :class:`ValidationError` without both parts)."""
+    if not isinstance(token, str):
+        raise ValidationError(
+            f"identifier must be a 'system|value' string, not {type(token).__name__}"
+        )
     system, sep, value = token.partition("|")
     if not sep or not system or not value:
         raise ValidationError(f"identifier must be 'system|value', got {_shown_token(token)!r}")

@@ -39,6 +39,8 @@ _KNOWN_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 _BAD_TILDE = re.compile(r"~(?![01])")
 # Elements a patch may not change: the resource's type and its server-assigned id.
 _FORBIDDEN_PATHS = frozenset({"/resourceType", "/id"})
+# Decimals keep their digits, as when the patch is sent.
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 class PatchOperation(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,7 +117,28 @@ def _check_value(value: Any, where: str) -> Any:
     if _non_finite(value):
         # msgspec would write NaN and Infinity as null, changing the value silently
         raise ValidationError(f"{where}: numbers must be finite (JSON has no NaN or Infinity)")
+    try:
+        _encoder.encode(value)
+    except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+        # refused now, not as a TypeError when the patch is sent
+        raise ValidationError(
+            f"{where}: the value is not JSON ({type(exc).__name__}: a "
+            f"{type(value).__name__} holding something JSON cannot encode)"
+        ) from None
     return value
+
+
+def _path_text(path: object) -> str:
+    if isinstance(path, str):
+        return path
+    if isinstance(path, (list, tuple)) and all(
+        isinstance(t, str) or (isinstance(t, int) and not isinstance(t, bool)) for t in path
+    ):
+        return pointer(*path)
+    raise ValidationError(
+        "a patch path is a JSON Pointer string ('/name/0/text') or a sequence of "
+        f"str/int tokens, not {type(path).__name__}"
+    )
 
 
 def replace(path: str | Sequence[str | int], value: Any) -> PatchOperation:
@@ -127,7 +150,7 @@ def replace(path: str | Sequence[str | int], value: Any) -> PatchOperation:
     null, and removing an element is not supported. So are NaN and infinities (as floats
     or Decimals, anywhere in the value): JSON has no such numbers.
     """
-    text = path if isinstance(path, str) else pointer(*path)
+    text = _path_text(path)
     _check_value(value, f"replace {_shown(text)}")
     return PatchOperation(op="replace", path=_check_path(text), value=value)
 
@@ -142,7 +165,12 @@ def _one(operation: PatchOperation | Mapping[str, Any], index: int) -> PatchOper
     elif isinstance(operation, Mapping):
         op, path = operation.get("op"), operation.get("path")
         value = operation.get("value")
-        extra = set(operation) - {"op", "path", "value"}
+        extra = {str(key) for key in operation} - {"op", "path", "value"}
+        if not isinstance(op, str):
+            raise ValidationError(
+                f"patch operation {index}: 'op' must be a string (only 'replace' is "
+                f"supported), not {type(op).__name__}"
+            )
         if "value" not in operation and op in SUPPORTED_OPS:
             raise ValidationError(f"patch operation {index}: 'replace' needs a 'value'")
     else:
@@ -169,6 +197,8 @@ def validate_operations(
     """Check a patch document before sending; raise :class:`ValidationError` on any problem."""
     if isinstance(operations, (Mapping, PatchOperation, str, bytes)):
         raise ValidationError("a patch is a list of operations, not a single operation")
+    if not isinstance(operations, Iterable):
+        raise ValidationError(f"a patch is a list of operations, not {type(operations).__name__}")
     checked = [_one(op, i) for i, op in enumerate(operations)]
     if not checked:
         raise ValidationError("a patch needs at least one operation")

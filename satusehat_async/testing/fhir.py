@@ -5,6 +5,7 @@ Pure functions (no server): the Patient store builds :class:`Answer` values with
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,19 +18,25 @@ __all__ = [
     "NIK_IBU",
     "Answer",
     "PatchError",
+    "SearchLag",
     "apply_replace",
+    "check_lag",
     "copy_json",
     "display_name",
     "mask_line",
     "mask_name",
     "mask_nik",
+    "name_matches",
     "outcome",
+    "search_view",
 ]
 
 NIK = "https://fhir.kemkes.go.id/id/nik"
 NIK_IBU = "https://fhir.kemkes.go.id/id/nik-ibu"
 IHS = "https://fhir.kemkes.go.id/id/ihs-number"
 MASKED_NIK = "################"
+SearchLag = tuple[float, float]
+"""``(low, high)`` seconds: a random delay drawn in that range."""
 _INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
@@ -161,3 +168,54 @@ def apply_replace(document: dict[str, Any], operations: Any) -> None:
             node[tokens[-1]] = operation["value"]
         else:
             node[int(tokens[-1])] = operation["value"]
+
+
+def check_lag(name: str, value: object) -> SearchLag | None:
+    """``value`` as a ``(low, high)`` range of seconds, ``0 <= low <= high``; or None."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(math.isfinite(v) for v in value)
+        and 0 <= value[0] <= value[1]
+    ):
+        return (float(value[0]), float(value[1]))
+    raise ValueError(f"{name} must be None or (low, high) seconds with 0 <= low <= high")
+
+
+def name_matches(patient: dict[str, Any], query: str) -> bool:
+    """FHIR string search: the query starts the full name or one of its parts."""
+    full = " ".join(display_name(patient).lower().split())
+    return full.startswith(query) or any(part.startswith(query) for part in full.split())
+
+
+def search_view(patient: dict[str, Any], view: str) -> dict[str, Any]:
+    """How a search shows a stored patient: ``"full"``, ``"short"`` (NIK and names
+    masked, few elements) or ``"masked"`` (NIK and address lines masked)."""
+    if view == "full":
+        return patient
+    if view == "short":
+        short: dict[str, Any] = {
+            "active": patient.get("active", True),
+            "id": patient["id"],
+            "identifier": [
+                {"system": IHS, "use": "official", "value": patient["id"]},
+                {"system": NIK, "use": "official", "value": MASKED_NIK},
+            ],
+        }
+        if "link" in patient:
+            short["link"] = patient["link"]
+        short["meta"] = {k: patient["meta"][k] for k in ("lastUpdated", "versionId")}
+        short["name"] = [{"text": mask_name(display_name(patient)), "use": "official"}]
+        short["resourceType"] = "Patient"
+        return short
+    masked: dict[str, Any] = copy_json(patient)
+    for identifier in masked.get("identifier") or ():
+        if isinstance(identifier, dict) and identifier.get("system") == NIK:
+            identifier["value"] = MASKED_NIK
+    for address in masked.get("address") or ():
+        if isinstance(address, dict) and isinstance(address.get("line"), list):
+            address["line"] = [mask_line(x) if isinstance(x, str) else x for x in address["line"]]
+    return masked

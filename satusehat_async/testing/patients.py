@@ -9,6 +9,10 @@ by name + birth date + gender the whole resource with the NIK and address lines 
 by name + birth date + NIK (the caller proved it knows all three) and by ``nik-ibu``
 (a mother's babies) everything unmasked.
 
+Like the MPI, whose search index can lag its writes by seconds, the store can make a new
+record visible to searches only after a random lag (``search_lag=(low, high)`` seconds,
+drawn from the seed); reads by id and the NIK's uniqueness see it at once.
+
 Like SATUSEHAT (which is not documented to honour ``If-None-Exist``), the store ignores
 conditional creates unless ``conditional_create`` is set: a second create of a NIK gets
 the 200 ``{"success": false, ...}`` duplicate envelope. With it set, it answers like a
@@ -30,21 +34,21 @@ import msgspec
 
 from satusehat_async.testing.fhir import (
     IHS,
-    MASKED_NIK,
     NIK,
     NIK_IBU,
     Answer,
     PatchError,
+    SearchLag,
     apply_replace,
+    check_lag,
     copy_json,
-    display_name,
-    mask_line,
-    mask_name,
     mask_nik,
+    name_matches,
     outcome,
+    search_view,
 )
 
-__all__ = ["PatientStore"]
+__all__ = ["PatientStore", "SearchLag", "check_lag"]  # the last two: from .fhir
 
 CreateAnswer = Literal["resource", "envelope"]
 PROFILE = "https://fhir.kemkes.go.id/r4/StructureDefinition/Patient"
@@ -115,9 +119,11 @@ class PatientStore:
         create_answer: CreateAnswer = "resource",
         conditional_create: bool = False,
         create_status: int = 201,
+        search_lag: SearchLag | None = None,
     ) -> None:
         if create_answer not in ("resource", "envelope"):
             raise ValueError("create_answer must be 'resource' or 'envelope'")
+        self._search_lag = check_lag("search_lag", search_lag)
         self.base_url = ""
         """The server's URL, for ``fullUrl``, ``Location`` and Bundle links."""
         self.create_answer = create_answer
@@ -132,6 +138,9 @@ class PatientStore:
         self._by_nik: dict[str, str] = {}
         self._by_mother: dict[str, list[str]] = {}
         self._last_ns = 0
+        # A stream of its own, so the lag does not change the ids a seed gives.
+        self._lag_random = random.Random(seed * 53 + 11)
+        self._visible_at: dict[str, float] = {}  # id -> when searches start finding it
 
     def __len__(self) -> int:
         return len(self._patients)
@@ -145,6 +154,38 @@ class PatientStore:
     def ids(self) -> list[str]:
         """Every stored patient id, in creation order."""
         return list(self._patients)
+
+    @property
+    def search_lag(self) -> SearchLag | None:
+        """``(low, high)``: a new record is found by searches only a random ``low`` to ``high``
+        seconds (by the clock) after it was stored; None: at once. May be changed any time
+        (records already stored keep their lag)."""
+        return self._search_lag
+
+    @search_lag.setter
+    def search_lag(self, value: SearchLag | None) -> None:
+        self._search_lag = check_lag("search_lag", value)
+
+    def visible(self, patient_id: str) -> bool:
+        """Whether searches find the stored patient ``patient_id`` yet (see ``search_lag``)."""
+        if patient_id not in self._patients:
+            return False
+        when = self._visible_at.get(patient_id)
+        if when is None:
+            return True
+        if self._clock() < when:
+            return False
+        del self._visible_at[patient_id]
+        return True
+
+    @property
+    def lagging(self) -> list[str]:
+        """Ids of stored patients that searches do not find yet."""
+        return [i for i in list(self._visible_at) if not self.visible(i)]
+
+    def settle(self) -> None:
+        """End every search lag now: searches find every stored patient."""
+        self._visible_at.clear()
 
     # -- helpers ---------------------------------------------------------------------
     def _url(self, patient_id: str) -> str:
@@ -244,6 +285,9 @@ class PatientStore:
         self._stamp(resource)
         self._patients[patient_id] = resource
         self._index(resource)
+        if self.search_lag is not None:
+            low, high = self.search_lag
+            self._visible_at[patient_id] = self._clock() + self._lag_random.uniform(low, high)
         headers = self._headers(resource)
         if self.create_answer == "envelope":
             envelope = {
@@ -331,14 +375,15 @@ class PatientStore:
         if gender is not None and gender not in _GENDERS:
             return outcome(400, "invalid", "invalid_query", "gender must be male/female/...")
         if system is not None and value is not None:
-            candidates = [self._patients[i] for i in self._lookup(system, value)]
+            ids = self._lookup(system, value)
         else:
-            candidates = [p for p in self._patients.values() if p.get("birthDate") == birthdate]
+            ids = [i for i, p in self._patients.items() if p.get("birthDate") == birthdate]
+        candidates = [self._patients[i] for i in ids if self.visible(i)]
         name = _normal(criteria["name"]) if "name" in criteria else None
         found = [
             patient
             for patient in candidates
-            if (name is None or _name_matches(patient, name))
+            if (name is None or name_matches(patient, name))
             and (birthdate is None or patient.get("birthDate") == birthdate)
             and (gender is None or patient.get("gender") == gender)
         ]
@@ -347,7 +392,7 @@ class PatientStore:
             200,
             {
                 "entry": [
-                    {"fullUrl": self._url(p["id"]), "resource": _view(p, view)} for p in found
+                    {"fullUrl": self._url(p["id"]), "resource": search_view(p, view)} for p in found
                 ],
                 "link": [{"relation": r, "url": link} for r in ("search", "first", "self")],
                 "resourceType": "Bundle",
@@ -355,37 +400,3 @@ class PatientStore:
                 "type": "searchset",
             },
         )
-
-
-def _name_matches(patient: dict[str, Any], query: str) -> bool:
-    """FHIR string search: the query starts the full name or one of its parts."""
-    full = _normal(display_name(patient))
-    return full.startswith(query) or any(part.startswith(query) for part in full.split())
-
-
-def _view(patient: dict[str, Any], view: str) -> dict[str, Any]:
-    if view == "full":
-        return patient
-    if view == "short":
-        short: dict[str, Any] = {
-            "active": patient.get("active", True),
-            "id": patient["id"],
-            "identifier": [
-                {"system": IHS, "use": "official", "value": patient["id"]},
-                {"system": NIK, "use": "official", "value": MASKED_NIK},
-            ],
-        }
-        if "link" in patient:
-            short["link"] = patient["link"]
-        short["meta"] = {k: patient["meta"][k] for k in ("lastUpdated", "versionId")}
-        short["name"] = [{"text": mask_name(display_name(patient)), "use": "official"}]
-        short["resourceType"] = "Patient"
-        return short
-    masked: dict[str, Any] = copy_json(patient)
-    for identifier in masked.get("identifier") or ():
-        if isinstance(identifier, dict) and identifier.get("system") == NIK:
-            identifier["value"] = MASKED_NIK
-    for address in masked.get("address") or ():
-        if isinstance(address, dict) and isinstance(address.get("line"), list):
-            address["line"] = [mask_line(x) if isinstance(x, str) else x for x in address["line"]]
-    return masked

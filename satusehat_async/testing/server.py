@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import random
 import socket
 import time
 import uuid
@@ -23,14 +25,17 @@ import msgspec
 from aiohttp import web
 
 from satusehat_async.testing.faults import (
+    AFTER_COMMIT,
+    RANDOM_FAULT_KINDS,
     TOKEN_PATH,
     TRANSIENT_FAULT_KINDS,
+    FaultKind,
     FaultPlan,
     fault_response,
 )
 from satusehat_async.testing.fhir import Answer
 from satusehat_async.testing.msi import MsiQueryError, parse_msi_query
-from satusehat_async.testing.patients import CreateAnswer, PatientStore
+from satusehat_async.testing.patients import CreateAnswer, PatientStore, SearchLag, check_lag
 from satusehat_async.testing.registry import Registry
 from satusehat_async.testing.tokens import TokenIssuer, application_name
 
@@ -42,8 +47,10 @@ __all__ = ["MSI_PATH", "Sandbox", "SandboxStats"]
 MSI_PATH = "/masterdata/v1/mastersaranaindex/mastersarana"
 PATIENT_PATH = "/fhir-r4/v1/Patient"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_WRITES = frozenset({"POST", "PATCH"})  # the Patient writes (the token POST never gets here)
 _REDROP_WINDOW = 2.0  # seconds within which a re-send counts as aiohttp's automatic one
 _encode = msgspec.json.Encoder().encode
+logger = logging.getLogger("satusehat_async.testing")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -105,7 +112,10 @@ class Sandbox:
         latency: seconds added to every request.
         fault_rate: fraction of requests (token requests excepted) answered with a
             random fault drawn from ``fault_kinds``; writes fail before committing.
-        fault_kinds: kinds for random faults (default: the transient ones).
+        fault_kinds: kinds for random faults (default: the transient ones). The
+            ambiguous write faults ``commit_then_500``, ``commit_then_504`` and
+            ``commit_then_drop`` may be among them: a Patient write that got no other
+            fault then commits and fails its answer, with their share of ``fault_rate``.
         retry_after: the ``Retry-After`` header value of 429 answers.
         clock: the time source for token expiry and patient timestamps (seconds).
         port, host: where to listen (port 0: a free port).
@@ -115,6 +125,14 @@ class Sandbox:
             FHIR server (200 and the existing resource). Off by default, like SATUSEHAT,
             which is not documented to honour it: a duplicate NIK then gets the 200
             ``{"success": false, ...}`` envelope.
+        search_lag: ``(low, high)`` seconds: a new Patient is found by searches only a
+            random ``low`` to ``high`` seconds (by ``clock``, drawn from ``seed``) after it was
+            stored, as with the MPI's search index; reads by id see it at once. Also
+            settable later as ``sb.patients.search_lag``.
+        late_commit: ``(low, high)`` seconds: a ``commit_then_*`` fault answers its error
+            at once and commits the write a random ``low`` to ``high`` seconds later (a
+            gateway timing out while the backend still works); None: the write commits
+            before the error answer. :meth:`settle` waits for such writes.
     """
 
     def __init__(
@@ -134,9 +152,12 @@ class Sandbox:
         host: str = "127.0.0.1",
         create_answer: CreateAnswer = "resource",
         conditional_create: bool = False,
+        search_lag: SearchLag | None = None,
+        late_commit: SearchLag | None = None,
     ) -> None:
         if latency < 0 or token_ttl <= 0:
             raise ValueError("latency must be >= 0 and token_ttl > 0")
+        self.late_commit = check_lag("late_commit", late_commit)
         self.facilities = facilities
         self.seed = seed
         self.latency = latency
@@ -144,13 +165,29 @@ class Sandbox:
         self.clock = clock
         self.host = host
         self.port = port
-        self.faults = FaultPlan(fault_rate, fault_kinds, seed)
+        kinds = tuple(fault_kinds)
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError("fault_rate must be between 0 and 1")
+        bad = [k for k in kinds if k not in RANDOM_FAULT_KINDS and k not in AFTER_COMMIT]
+        if bad:
+            allowed = (*RANDOM_FAULT_KINDS, *AFTER_COMMIT)
+            raise ValueError(f"not a random fault kind: {bad}; use {allowed}")
+        # The plan draws the faults answered before any work; the ambiguous write faults
+        # are drawn here, for writes that got none of those.
+        self._write_faults = tuple(k for k in AFTER_COMMIT if k in kinds)
+        answer_kinds = [k for k in kinds if k not in AFTER_COMMIT]
+        self._write_fault_rate = fault_rate * len(self._write_faults) / max(1, len(kinds))
+        self._write_random = random.Random(seed * 131 + 3)
+        self.faults = FaultPlan(fault_rate if answer_kinds else 0.0, answer_kinds, seed)
         self.patients = PatientStore(
             seed=seed,
             clock=clock,
             create_answer=create_answer,
             conditional_create=conditional_create,
+            search_lag=search_lag,
         )
+        self._late_random = random.Random(seed * 97 + 5)
+        self._late_commits: set[asyncio.Task[None]] = set()
         self.stats = SandboxStats()
         self._registry: Registry | None = None
         self.tokens = TokenIssuer(
@@ -225,7 +262,9 @@ class Sandbox:
         self.patients.base_url = self._base_url
 
     async def close(self) -> None:
-        """Stop listening and close every connection."""
+        """Stop listening and close every connection (writes still to commit never do)."""
+        for task in list(self._late_commits):
+            task.cancel()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -293,6 +332,21 @@ class Sandbox:
             updated_at = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date().isoformat()
         return self.registry.add(count, at_front=at_front, updated_at=updated_at)
 
+    @property
+    def pending_commits(self) -> int:
+        """Writes answered with a ``commit_then_*`` fault that ``late_commit`` holds back."""
+        return len(self._late_commits)
+
+    async def settle(self) -> None:
+        """Let every held-back write commit, then end every search lag.
+
+        Afterwards the store is what a patient client would eventually see: every write
+        committed and every record found by searches.
+        """
+        while self._late_commits:
+            await asyncio.gather(*self._late_commits, return_exceptions=True)
+        self.patients.settle()
+
     def reset_stats(self) -> None:
         """Start every counter from zero (requests still in flight stay counted)."""
         in_flight = self.stats.in_flight
@@ -334,6 +388,10 @@ class Sandbox:
                 if refusal is not None:
                     return refusal
             fault = self.faults.pick(request.method, path, after_commit=True)
+            if fault is None and not is_token and request.method in _WRITES:
+                fault = self._random_write_fault()
+            if fault is not None and self.late_commit is not None:
+                return await self._commit_later(request, handler, fault)
             try:
                 response = await handler(request)
             except web.HTTPException as error:  # 405 and friends
@@ -345,6 +403,32 @@ class Sandbox:
         finally:
             if not is_token:
                 self.stats.in_flight -= 1
+
+    def _random_write_fault(self) -> FaultKind | None:
+        if not self._write_faults or self._write_random.random() >= self._write_fault_rate:
+            return None
+        return self._write_faults[int(self._write_random.random() * len(self._write_faults))]
+
+    async def _commit_later(
+        self, request: web.Request, handler: Handler, fault: FaultKind
+    ) -> web.Response:
+        """Answer ``fault`` now; run the write ``late_commit`` seconds later."""
+        await request.read()  # kept by aiohttp for the handler that runs after the answer
+        assert self.late_commit is not None
+        delay = self._late_random.uniform(*self.late_commit)
+        task = asyncio.get_running_loop().create_task(self._late(handler, request, delay))
+        self._late_commits.add(task)
+        task.add_done_callback(self._late_commits.discard)
+        self.stats.faults_injected[fault] += 1
+        return fault_response(fault, self.retry_after) or self._drop(request)
+
+    @staticmethod
+    async def _late(handler: Handler, request: web.Request, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await handler(request)
+        except Exception:  # a late write that fails is simply not stored
+            logger.exception("sandbox: a held-back write failed")
 
     def _drop(self, request: web.Request) -> web.Response:
         """Drop the connection; for an idempotent method, also aiohttp's silent re-send.
