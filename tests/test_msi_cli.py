@@ -105,17 +105,17 @@ def test_stdout_with_filters(sb: Sandbox, capsys: pytest.CaptureFixture[str]) ->
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--kode-provinsi", "321"], "kode_provinsi must be a 2-digit code"),
-        (["--kode-kabkota", "32"], "kode_kabkota must be a 4-digit code"),
-        (["--kode-kecamatan", "3271"], "kode_kecamatan must be a 6-digit code"),
+        (["--kode-provinsi", "321"], "--kode-provinsi must be a 2-digit code"),
+        (["--kode-kabkota", "32"], "--kode-kabkota must be a 4-digit code"),
+        (["--kode-kecamatan", "3271"], "--kode-kecamatan must be a 6-digit code"),
         (["--page-size", "2001"], "--page-size must be between 1 and 2000"),
         (["--page-size", "0"], "--page-size must be between 1 and 2000"),
         (["--format", "xml"], "--format must be one of ndjson, csv"),
         (["--concurrency", "0"], "--concurrency must be at least 1"),
         (["--resume"], "--resume and --force need --output FILE"),
         (["--sumber-identifier", "yankes_rs"], "must be given together"),
-        (["--updated-from", "2024-13-01"], "lower_bound_updated_at must be a date"),
-        (["--jenis-sarana", "hospital"], "jenis_sarana must be a facility type code"),
+        (["--updated-from", "2024-13-01"], "--updated-from must be a date"),
+        (["--jenis-sarana", "hospital"], "--jenis-sarana takes a facility type code or"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line_and_send_nothing(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from satusehat_async.testing import Registry, Sandbox
@@ -340,3 +341,37 @@ def test_added_facilities_are_updated_today_by_the_clock() -> None:
     assert {sb.registry.meta(i).updated_at for i in range(3)} == {"2030-03-17"}
     sb.add_facilities(2, at_front=False, updated_at="2024-01-02")
     assert sb.registry.meta(len(sb.registry) - 1).updated_at == "2024-01-02"
+
+
+def _page(registry: Registry, page: int, limit: int = 100) -> dict[str, Any]:
+    from satusehat_async.testing.msi import parse_msi_query
+
+    query = parse_msi_query({"limit": str(limit), "page": str(page)}, ["101", "102", "103", "104"])
+    answer: dict[str, Any] = msgspec.json.decode(registry.page(query))
+    return answer
+
+
+def test_quirk_a_stale_total_page_over_reports_every_answer() -> None:
+    registry = Registry(250, seed=3)
+    registry.overreport_total_page = 40
+    assert _page(registry, 1)["total_page"] == 43
+    past = _page(registry, 20)
+    assert past["total_page"] == 43 and past["data"] == []
+
+
+def test_quirk_rows_deleted_mid_crawl_shift_later_rows_once() -> None:
+    registry = Registry(500, seed=3)
+    before = [r["kode_satusehat"] for r in registry]
+    registry.remove_during_crawl(30, after_page=2)
+    assert [r["kode_satusehat"] for r in _page(registry, 2)["data"]] == before[100:200]
+    page3 = _page(registry, 3)
+    assert [r["kode_satusehat"] for r in page3["data"]] == before[230:330]
+    assert registry.removed_during_crawl == before[:30] and len(registry) == 470
+    assert [r["kode_satusehat"] for r in _page(registry, 3)["data"]] == before[230:330]  # once
+
+
+def test_put_serves_any_record_even_raw_json() -> None:
+    registry = Registry(3, seed=3)
+    registry.put(1, b'{"kode_satusehat":"","latitude":1' + b"0" * 400 + b"}")
+    body = _page(registry, 1)
+    assert body["data"][1]["kode_satusehat"] == "" and body["data"][1]["latitude"] == 10**400

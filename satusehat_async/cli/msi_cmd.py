@@ -6,30 +6,78 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from satusehat_async.cli.msi_progress import (
+    PlainProgress,
+    ProgressDisplay,
+    advance_progress,
+    crawl_progress,
+)
 from satusehat_async.errors import ValidationError
-from satusehat_async.msi.checkpoint import ExportFile, ResumeRefused
+from satusehat_async.msi.checkpoint import (
+    CheckpointError,
+    ExportFile,
+    ResumeRefused,
+    checkpoint_path,
+)
 from satusehat_async.msi.export import FORMATS, Encoder, encoder_for
 from satusehat_async.msi.pager import CrawlStats
 from satusehat_async.msi.query import MAX_PAGE_SIZE, FacilityQuery, FacilityType
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from satusehat_async.msi.models import FacilityPage
 
-__all__ = ["register"]
+__all__ = ["PlainProgress", "ProgressDisplay", "advance_progress", "crawl_progress", "register"]
 
 _TYPE_NAMES = {t.name.lower().replace("_", "-"): int(t) for t in FacilityType}
 
+# The library's messages name its parameters; the command line's name the flags.
+_FLAGS = {
+    "jenis_sarana": "--jenis-sarana",
+    "kode_provinsi": "--kode-provinsi",
+    "kode_kabkota": "--kode-kabkota",
+    "kode_kecamatan": "--kode-kecamatan",
+    "kode_satusehat": "--kode-satusehat",
+    "identifier_kode_sarana": "--identifier-kode-sarana",
+    "kode_sarana": "--kode-sarana",
+    "nama": "--nama",
+    "status_aktif": "--status-aktif",
+    "status_sarana": "--status-sarana",
+    "sumber_identifier": "--sumber-identifier",
+    "lower_bound_updated_at": "--updated-from",
+    "upper_bound_updated_at": "--updated-to",
+    "page_size": "--page-size",
+    "concurrency": "--concurrency",
+}
+_PARAMETER = re.compile(r"\b(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
+
+
+def _flag_names(message: str) -> str:
+    """``lower_bound_updated_at must be...`` -> ``--updated-from must be...``."""
+    return _PARAMETER.sub(lambda match: _FLAGS[match.group(1)], message)
+
 
 def _jenis(value: str) -> str:
-    return str(_TYPE_NAMES.get(value.strip().lower(), value))
+    text = value.strip()
+    code = _TYPE_NAMES.get(text.lower())
+    if code is not None:
+        return str(code)
+    if not (text.isascii() and text.isdigit()):
+        names = "|".join(_TYPE_NAMES)
+        raise argparse.ArgumentTypeError(
+            f"--jenis-sarana takes a facility type code or {names}, got {value!r}"
+        )
+    return text
+
+
+def _format(value: str) -> str:
+    return value.strip().lower()
 
 
 def _bool(value: str) -> bool:
@@ -58,7 +106,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument(
         "--jenis-sarana",
         action="append",
-        type=_jenis,
         metavar="TYPE",
         help=f"facility type, repeatable: a code or a name: {names} (default: all four)",
     )
@@ -79,7 +126,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--page-size", type=int, default=MAX_PAGE_SIZE, help=f"rows per page, 1-{MAX_PAGE_SIZE}"
     )
     o.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    o.add_argument("--format", default="ndjson", help=f"{' or '.join(FORMATS)} (default ndjson)")
+    o.add_argument(
+        "--format",
+        default="ndjson",
+        type=_format,
+        metavar="{" + ",".join(FORMATS) + "}",
+        help=f"output format: {' or '.join(FORMATS)}, any case (default ndjson)",
+    )
     o.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default stdout)")
     o.add_argument("--resume", action="store_true", help="continue an interrupted crawl")
     o.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -94,8 +147,12 @@ def _usage(message: str) -> Exception:
 
 def _query(args: argparse.Namespace) -> FacilityQuery:
     try:
+        jenis = [_jenis(value) for value in args.jenis_sarana] if args.jenis_sarana else None
+    except argparse.ArgumentTypeError as exc:
+        raise _usage(str(exc)) from None
+    try:
         return FacilityQuery.build(
-            jenis_sarana=args.jenis_sarana,
+            jenis_sarana=jenis,
             kode_provinsi=args.kode_provinsi,
             kode_kabkota=args.kode_kabkota,
             kode_kecamatan=args.kode_kecamatan,
@@ -110,7 +167,7 @@ def _query(args: argparse.Namespace) -> FacilityQuery:
             upper_bound_updated_at=args.updated_to,
         )
     except ValidationError as exc:
-        raise _usage(str(exc)) from None
+        raise _usage(_flag_names(str(exc))) from None
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -126,38 +183,18 @@ def _check_options(args: argparse.Namespace) -> None:
         raise _usage("--resume and --force exclude each other")
 
 
-@contextlib.contextmanager
-def crawl_progress(enabled: bool) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr (pages, facilities, rate, ETA), or None when disabled."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        TextColumn("pages"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[facilities]:,} facilities ({task.fields[rate]:,.0f}/s)"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        yield progress
-
-
 def _summary(stats: CrawlStats, total: int, target: str, note: str = "") -> str:
     changed = " (total_page changed during the crawl)" if stats.total_page_changed else ""
+    if stats.stale_total_page:
+        changed += (
+            f" (total_page {stats.total_page} was over-reported: stopped after "
+            f"{stats.empty_pages} empty page(s) past the data)"
+        )
+    if stats.possibly_incomplete:
+        note += (
+            "; WARNING: the registry shrank during the crawl, so some facilities may be "
+            "missing (offset paging): crawl again to be sure"
+        )
     return (
         f"msi crawl: {total:,} facilities in {target} ({stats.facilities:,} new from "
         f"{stats.pages} pages, {stats.duplicates_skipped} duplicates skipped, "
@@ -185,12 +222,16 @@ async def crawl_command(args: argparse.Namespace) -> int:
         except ResumeRefused as exc:
             raise _usage(str(exc)) from None
         if export.checkpoint.complete:
-            export.close()
+            export.abandon()
             print(f"msi crawl: {args.output} is already complete", file=sys.stderr)
             return 0
     try:
         with _ctrl_c_cancels_this_task():
             return await _crawl(args, query, encode, header, export)
+    except CheckpointError as exc:  # found out from the first answer of a resumed crawl
+        if export is not None:
+            export.abandon()  # not a byte changed
+        raise _usage(str(exc)) from None
     finally:
         if export is not None:
             export.close()
@@ -252,11 +293,13 @@ async def _crawl(
                 with crawl_progress(sys.stderr.isatty()) as progress:
                     task = None
                     async for page in pages:
-                        data = encode(page.facilities)
                         if export is not None:
-                            await _commit(export, data, page, stats)
+                            _check_resumed_page(export, stats, start)
+                            if _past_the_end(page, stats):
+                                continue  # nothing to write, and next_page stays in range
+                            await _commit(export, encode(page.facilities), page, stats)
                         else:
-                            stdout.write(data)
+                            stdout.write(encode(page.facilities))
                             stdout.flush()
                         if progress is not None:
                             task = advance_progress(progress, task, stats, start)
@@ -281,6 +324,22 @@ async def _crawl(
     return 0
 
 
+def _check_resumed_page(export: ExportFile, stats: CrawlStats, start: int) -> None:
+    """A resumed crawl's first answer: is its next page within the registry's pages?"""
+    total = stats.total_page
+    if export.resumed and stats.pages == 1 and total is not None and start > total + 1:
+        raise CheckpointError(
+            f"{checkpoint_path(export.path).name} says the next page is {start}, but the "
+            f"registry has {total} pages of this size: the checkpoint is damaged, or the "
+            f"registry shrank since; nothing was touched (use --force to start over)"
+        )
+
+
+def _past_the_end(page: FacilityPage, stats: CrawlStats) -> bool:
+    total = stats.total_page
+    return not page.facilities and total is not None and (page.page or 0) > total
+
+
 async def _commit(export: ExportFile, data: bytes, page: FacilityPage, stats: CrawlStats) -> None:
     # Disk writes and fsync run off the event loop, so fetching goes on meanwhile. A Ctrl-C
     # arriving now lets the commit finish first: the file is never closed under the thread.
@@ -298,18 +357,3 @@ async def _commit(export: ExportFile, data: bytes, page: FacilityPage, stats: Cr
     except asyncio.CancelledError:
         await commit
         raise
-
-
-def advance_progress(
-    progress: Progress, task: TaskID | None, stats: CrawlStats, start: int
-) -> TaskID:
-    """Show a crawl's progress (adding its task on the first page); returns the task."""
-    total = (stats.total_page or stats.pages) - start + 1
-    fields: dict[str, Any] = {
-        "facilities": stats.facilities,
-        "rate": stats.facilities / stats.elapsed if stats.elapsed else 0.0,
-    }
-    if task is None:
-        task = progress.add_task("crawl", total=max(total, 1), **fields)
-    progress.update(task, completed=stats.pages, total=max(total, stats.pages), **fields)
-    return task

@@ -26,6 +26,28 @@ __all__ = ["MSI", "MSI_PATH"]
 MSI_PATH = "/mastersaranaindex/mastersarana"
 
 
+def _seen(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"seen must be an iterable of kode_satusehat strings, got {type(value).__name__}"
+        )
+    codes = list(value)
+    for code in codes:
+        if not isinstance(code, str):
+            raise ValidationError(f"seen must hold kode_satusehat strings, got {code!r}")
+    return codes
+
+
+def _query(value: object) -> FacilityQuery:
+    if not isinstance(value, FacilityQuery):
+        raise ValidationError(
+            f"query must be a FacilityQuery (FacilityQuery.build(...)), got {type(value).__name__}"
+        )
+    return value
+
+
 def _positive(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{name} must be a positive integer, got {value!r}")
@@ -76,6 +98,11 @@ class MSI:
         ``concurrency`` requests are in flight (never more than the client's
         ``connection_limit``). Each ``kode_satusehat`` appears once per crawl: later
         repeats (rows shifting while the registry changes) are removed from ``data``.
+        The API pages by offset: what that can and cannot promise while the registry
+        changes, what ``stats`` reports then (``possibly_incomplete``,
+        ``stale_total_page``) and how to close the gap is told in
+        :class:`~satusehat_async.msi.CrawlStats`.
+        Empty pages past the data end the crawl, whatever ``total_page`` says.
 
         Args:
             jenis_sarana: one facility type code or several (default: 101-104).
@@ -88,6 +115,10 @@ class MSI:
             query: a prebuilt :class:`FacilityQuery` instead of the filter arguments.
 
         The remaining filters are the API's parameters of the same name.
+
+        Raises:
+            ValidationError: a filter or argument of the wrong type or value (nothing is
+                sent).
         """
         if query is None:
             query = FacilityQuery.build(
@@ -109,11 +140,11 @@ class MSI:
         return FacilityPages(
             self._client.transport,
             self.url,
-            query,
+            _query(query),
             page_size=validate_page_size(page_size),
             concurrency=limit,
             start_page=_positive("start_page", start_page),
-            seen=seen,
+            seen=_seen(seen),
         )
 
     def facilities(
@@ -169,7 +200,7 @@ class MSI:
         self, page: int = 1, *, page_size: int = MAX_PAGE_SIZE, query: FacilityQuery | None = None
     ) -> FacilityPage:
         """Fetch one page of ``query`` (default: every named facility type), as sent."""
-        query = query if query is not None else FacilityQuery.build()
+        query = _query(query) if query is not None else FacilityQuery.build()
         params = query.params(page=_positive("page", page), page_size=validate_page_size(page_size))
         response = await self._client.transport.send("GET", self.url, params=params)
         result, _ = decode_page(response.body, headers=response.headers, url=self.url)

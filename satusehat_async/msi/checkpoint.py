@@ -3,9 +3,17 @@
 Each page is written, flushed and fsync'ed **before** the checkpoint beside the output
 (``FILE.checkpoint.json``) is replaced atomically (``os.replace``) with the new byte
 length and next page. Whatever the interruption, the checkpoint never claims bytes that
-are not on disk; on resume the output is truncated to the checkpointed length (dropping
-a partly written page) and the crawl continues with the next page, skipping the
-facilities already in the file.
+are not on disk. On resume the checkpoint is first checked against the file, which is
+not touched unless it passes: the checkpointed length must end on a record boundary,
+the records before it must read back (as many as the checkpoint counts) and the next
+page must be within the crawl's range. The crawl then continues with the next page,
+skipping the facilities already in the file, and the first page it writes replaces a
+partly written page after the checkpointed length (:meth:`ExportFile.close` drops it
+too; :meth:`ExportFile.abandon` leaves the file as it was).
+
+A fresh export creates nothing until its first page arrives, so a crawl that fails
+before that (bad credentials, server down) leaves no file behind (and ``--force`` leaves
+the old one in place).
 """
 
 from __future__ import annotations
@@ -17,15 +25,27 @@ from typing import BinaryIO
 
 import msgspec
 
-from satusehat_async.msi.export import read_keys
+from satusehat_async.errors import ValidationError
+from satusehat_async.msi.export import DamagedExport, count_records_after, scan_export
+from satusehat_async.msi.query import MAX_PAGE_SIZE
 
-__all__ = ["Checkpoint", "ExportFile", "ResumeRefused", "checkpoint_path"]
+__all__ = ["Checkpoint", "CheckpointError", "ExportFile", "ResumeRefused", "checkpoint_path"]
 
 CHECKPOINT_VERSION = 1
 
 
-class ResumeRefused(Exception):
-    """The output cannot be written or resumed safely; ``str()`` says why (one line)."""
+class ResumeRefused(ValidationError):
+    """The output cannot be written or resumed safely; ``str()`` says why (one line).
+
+    Raised before anything is sent and before the output is touched.
+    """
+
+
+class CheckpointError(ResumeRefused):
+    """The checkpoint does not match its output (damaged, edited or another file's).
+
+    ``str()`` says what does not match, in one line; the output is left untouched.
+    """
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):
@@ -60,18 +80,85 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _check_numbers(checkpoint: Checkpoint) -> str | None:
+    """What is impossible in the checkpoint's own numbers, if anything."""
+    cp = checkpoint
+    if cp.next_page < 1 or cp.bytes < 0 or cp.facilities < 0:
+        return "negative or zero counters"
+    if not 1 <= cp.page_size <= MAX_PAGE_SIZE:
+        return f"page size {cp.page_size} is out of range"
+    if cp.total_page is not None and (cp.total_page < 0 or cp.next_page > cp.total_page + 1):
+        return f"next page {cp.next_page} is past the end ({cp.total_page} pages)"
+    if cp.facilities > (cp.next_page - 1) * cp.page_size:
+        return (
+            f"{cp.facilities} facilities cannot come from {cp.next_page - 1} pages "
+            f"of {cp.page_size}"
+        )
+    return None
+
+
+def validate_checkpoint(checkpoint: Checkpoint, path: Path) -> list[str | None]:
+    """Check ``checkpoint`` against its output file; returns the codes of the records.
+
+    Reads the file and changes nothing.
+
+    Raises:
+        CheckpointError: the numbers are impossible, the checkpointed length does not end
+            on a record boundary, a record before it does not read back, or their count
+            differs from the checkpoint's.
+    """
+    marker = checkpoint_path(path)
+    problem = _check_numbers(checkpoint)
+    size = path.stat().st_size
+    if problem is None and size < checkpoint.bytes:
+        problem = f"the file is shorter ({size} bytes) than checkpointed ({checkpoint.bytes})"
+    if problem is None and checkpoint.format == "csv" and checkpoint.bytes == 0:
+        problem = "a CSV checkpoint cannot end before the header"
+    keys: list[str | None] = []
+    if problem is None:
+        try:
+            keys = scan_export(path, checkpoint.format, checkpoint.bytes)
+            # After the checkpointed length there may be one page written but not yet
+            # checkpointed (a crash in between), never more.
+            after = count_records_after(
+                path, checkpoint.format, checkpoint.bytes, limit=checkpoint.page_size
+            )
+            if after > checkpoint.page_size:
+                problem = (
+                    f"{after if after <= checkpoint.page_size + 1 else 'more'} records follow "
+                    f"the checkpointed length, more than one page of {checkpoint.page_size}"
+                )
+        except DamagedExport as exc:
+            problem = str(exc)
+    if problem is None and len(keys) != checkpoint.facilities:
+        problem = (
+            f"the file holds {len(keys)} records where {checkpoint.facilities} were checkpointed"
+        )
+    if problem is not None:
+        raise CheckpointError(
+            f"{marker.name} does not match {path.name}: {problem}; nothing was touched "
+            f"(use --force to start over)"
+        )
+    return keys
+
+
 @dataclass
 class ExportFile:
     """An export being written: the output stream and its checkpoint.
 
-    Build it with :meth:`open`, which applies the overwrite and resume rules.
+    Build it with :meth:`open`, which applies the overwrite and resume rules. The output
+    is created (or, with ``force``, replaced) by the first :meth:`commit`.
     """
 
     path: Path
-    stream: BinaryIO
+    stream: BinaryIO | None
     checkpoint: Checkpoint
     seen: set[str] = field(default_factory=set)
     resumed: bool = False
+    header: bytes = b""
+    # A resumed file may hold a partial page after the checkpointed length until the
+    # first commit (or close) drops it.
+    _tail: bool = False
 
     @classmethod
     def open(
@@ -90,7 +177,9 @@ class ExportFile:
         Raises:
             ResumeRefused: the output exists and neither ``resume`` nor ``force`` allows
                 touching it, or it exists without a checkpoint, or its checkpoint belongs to
-                another query, format or page size, or it is shorter than checkpointed.
+                another query, format or page size.
+            CheckpointError: its checkpoint does not match the file (see
+                :func:`validate_checkpoint`).
         """
         marker = checkpoint_path(path)
         exists = path.exists() and path.stat().st_size > 0
@@ -103,19 +192,13 @@ class ExportFile:
                     f"{marker} belongs to another crawl (query, --format or --page-size "
                     f"differ); resume with the same options, or use --force to start over"
                 )
-            size = path.stat().st_size
-            if size < checkpoint.bytes:
-                raise ResumeRefused(
-                    f"{path} is shorter ({size} bytes) than its checkpoint says "
-                    f"({checkpoint.bytes}); it was changed since: use --force to start over"
-                )
-            stream = path.open("r+b")
-            stream.truncate(checkpoint.bytes)  # drop a partly written page
+            keys = validate_checkpoint(checkpoint, path)
+            stream = path.open("r+b")  # truncated by the first commit, not before
             stream.seek(checkpoint.bytes)
-            export = cls(path, stream, checkpoint, resumed=True)
-            export.seen.update(read_keys(path, fmt))
+            export = cls(path, stream, checkpoint, resumed=True, _tail=True)
+            export.seen.update(key for key in keys if key is not None)
             return export
-        if exists and not force:
+        if exists and not force and not _nothing_written(marker, path, header):
             raise ResumeRefused(
                 f"{path} already exists; use --resume to continue an interrupted crawl "
                 f"or --force to overwrite it"
@@ -123,9 +206,7 @@ class ExportFile:
         checkpoint = Checkpoint(
             fingerprint=fingerprint, format=fmt, page_size=page_size, next_page=1, bytes=0
         )
-        export = cls(path, path.open("wb"), checkpoint)
-        export.commit(header, next_page=1, facilities=0, total_page=None)
-        return export
+        return cls(path, None, checkpoint, header=header)
 
     @staticmethod
     def _load(marker: Path, path: Path) -> Checkpoint:
@@ -138,21 +219,26 @@ class ExportFile:
             ) from None
         try:
             checkpoint = msgspec.json.decode(raw, type=Checkpoint)
-        except msgspec.MsgspecError:
-            raise ResumeRefused(f"{marker} is damaged; use --force to start over") from None
+        except (msgspec.MsgspecError, RecursionError):
+            raise CheckpointError(f"{marker} is damaged; use --force to start over") from None
         if checkpoint.version != CHECKPOINT_VERSION:
-            raise ResumeRefused(f"{marker} has unknown version {checkpoint.version}")
+            raise CheckpointError(f"{marker} has unknown version {checkpoint.version}")
         return checkpoint
 
     def commit(
         self, data: bytes, *, next_page: int, facilities: int, total_page: int | None
     ) -> None:
         """Append one page's bytes durably, then move the checkpoint past it."""
-        if data:
-            self.stream.write(data)
+        cp = self.checkpoint
+        if self.stream is None:  # the first page of a fresh export: create the file now
+            self.stream = self.path.open("wb")
+            data = self.header + data
+        self.stream.write(data)
+        if self._tail:
+            self.stream.truncate()  # drop what a crash left after the checkpointed length
+            self._tail = False
         self.stream.flush()
         os.fsync(self.stream.fileno())
-        cp = self.checkpoint
         cp.bytes += len(data)
         cp.next_page = next_page
         cp.facilities += facilities
@@ -161,7 +247,11 @@ class ExportFile:
 
     def finish(self) -> None:
         """Mark the export complete (a later ``--resume`` has nothing left to do)."""
-        self.checkpoint.complete = True
+        cp = self.checkpoint
+        # Creates a fresh file that got no page, or drops a partial page after the
+        # checkpointed length of a resumed one that got none.
+        self.commit(b"", next_page=cp.next_page, facilities=0, total_page=cp.total_page)
+        cp.complete = True
         self._save()
 
     def _save(self) -> None:
@@ -175,5 +265,25 @@ class ExportFile:
         _fsync_dir(marker)
 
     def close(self) -> None:
-        """Close the output stream."""
-        self.stream.close()
+        """Close the output, which then ends at its checkpointed length."""
+        if self.stream is not None and not self.stream.closed:
+            if self._tail:
+                self.stream.truncate(self.checkpoint.bytes)
+                self._tail = False
+            self.stream.close()
+
+    def abandon(self) -> None:
+        """Close the output without changing a byte (a resume refused after opening)."""
+        if self.stream is not None:
+            self.stream.close()
+
+
+def _nothing_written(marker: Path, path: Path, header: bytes) -> bool:
+    """Is ``path`` only the header an earlier version wrote before its first page?"""
+    try:
+        checkpoint = msgspec.json.decode(marker.read_bytes(), type=Checkpoint)
+    except (OSError, msgspec.MsgspecError, RecursionError):
+        return False
+    if checkpoint.next_page != 1 or checkpoint.facilities != 0 or checkpoint.complete:
+        return False
+    return path.stat().st_size == len(header) and path.read_bytes() == header

@@ -85,6 +85,8 @@ def _slow_decode(body: bytes, url: str) -> tuple[FacilityPage, int]:
         raw = _ANY_DECODER.decode(body)
     except msgspec.DecodeError as exc:
         raise APIError(f"MSI answered with invalid JSON: {exc}", status=200, url=url) from exc
+    except RecursionError:  # JSON nested thousands deep: no facility page looks like that
+        raise APIError("MSI answered with JSON nested too deep", status=200, url=url) from None
     if not isinstance(raw, dict):
         raise APIError("MSI answered with JSON that is not an object", status=200, url=url)
     records = raw.pop("data", None)
@@ -103,6 +105,8 @@ def _slow_decode(body: bytes, url: str) -> tuple[FacilityPage, int]:
             facilities.append(repair(Facility, record))
             repaired += 1
     page.data = facilities
+    if not repaired and not dropped:  # only the envelope was repaired
+        return page, 0
     logger.warning(
         "MSI page %s: repaired %d record(s) that did not fit, dropped %d non-object(s)",
         page.page,
@@ -117,13 +121,15 @@ def decode_page(
 ) -> tuple[FacilityPage, int]:
     """Decode one MSI answer into a :class:`FacilityPage` and the count of repaired records.
 
-    Raises :class:`~satusehat_async.errors.APIError` when the body is not a JSON object, and
+    Whatever JSON value any field holds, a record is repaired rather than lost (see
+    :func:`repair`); raises :class:`~satusehat_async.errors.APIError` when the body is not
+    a JSON object (or not JSON msgspec reads: nested too deep, numbers beyond range), and
     the matching error class when a 2xx answer carries an error envelope
     (``{"status_code": 400, "message": ..., "data": null}``).
     """
     try:
         page, repaired = _PAGE_DECODER.decode(body), 0
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         page, repaired = _slow_decode(body, url)
     if page.data:
         normalise_coordinates(page.data)

@@ -48,19 +48,26 @@ _FALSE = frozenset({"false", "0", "f", "n", "no", "tidak"})
 
 
 def to_code(value: Any) -> str | None:
-    """A code as text: ``32`` -> ``"32"``, ``3271.0`` -> ``"3271"``; None for a bool."""
+    """A code as text: ``32`` -> ``"32"``, ``3271.0`` -> ``"3271"``; None for a bool or NaN."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
         return str(int(value)) if value.is_integer() else str(value)
-    return str(value)
+    try:
+        return str(value)
+    except ValueError:  # an int of more digits than Python converts (over 4,300)
+        return None
 
 
 def to_flag(value: Any) -> bool | None:
-    """A flag as a bool: ``"true"``, ``"1"``, ``1``, ``"ya"`` -> True; unknown -> None."""
+    """A flag as a bool: ``"true"``, ``"1"``, ``1``, ``"ya"`` -> True; anything else -> None."""
     if isinstance(value, int):  # bool is an int too
         return bool(value) if value in (0, 1) else None
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
     if text in _TRUE:
         return True
     return False if text in _FALSE else None
@@ -77,7 +84,10 @@ def to_coordinate(value: Any) -> float | None:
         except ValueError:
             return None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float: no place on Earth
+            return None
     else:
         return None
     return number if math.isfinite(number) else None

@@ -16,7 +16,6 @@ or ``async with``) also waits until they have unwound.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, cast
 from satusehat_async.msi.decode import decode_page
 from satusehat_async.msi.models import Facility, FacilityPage
 from satusehat_async.msi.query import FacilityQuery
+from satusehat_async.msi.stats import CrawlStats, TotalPageChange
 
 if TYPE_CHECKING:
     from satusehat_async.transport import Response, Transport
@@ -35,53 +35,9 @@ __all__ = ["CrawlStats", "FacilityPages", "FacilityStream", "TotalPageChange"]
 logger = logging.getLogger("satusehat_async.msi")
 
 
-@dataclasses.dataclass(frozen=True)
-class TotalPageChange:
-    """``total_page`` differed on page ``page`` from what earlier pages said."""
-
-    page: int
-    old: int
-    new: int
-
-
-@dataclasses.dataclass
-class CrawlStats:
-    """What a crawl did so far (live while it runs).
-
-    Attributes:
-        pages: pages yielded.
-        facilities: facilities yielded (after removing duplicates).
-        duplicates_skipped: rows whose ``kode_satusehat`` was already yielded (or was
-            among the ``seen`` codes given to the crawl).
-        repaired_records: rows that did not fit the models and were repaired.
-        retries: extra HTTP attempts spent by the transport (sum of ``attempts - 1``).
-        total_page: the number of pages the server reports (latest value; None before
-            the first page).
-        total_page_changes: every change of ``total_page`` during the crawl.
-    """
-
-    pages: int = 0
-    facilities: int = 0
-    duplicates_skipped: int = 0
-    repaired_records: int = 0
-    retries: int = 0
-    total_page: int | None = None
-    total_page_changes: list[TotalPageChange] = dataclasses.field(default_factory=list)
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def total_page_changed(self) -> bool:
-        """Did ``total_page`` change mid-crawl (the registry moved under the crawl)?"""
-        return bool(self.total_page_changes)
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the first page was asked for (until the end, once finished)."""
-        if self.started_at is None:
-            return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
+# Longer all-digit codes keep their text: int() refuses over 4,300 digits, and no real code
+# comes near (they have 10).
+_INT_KEY_DIGITS = 18
 
 
 def _keys(codes: list[str | None]) -> list[int | str | None]:
@@ -101,12 +57,15 @@ def _keys(codes: list[str | None]) -> list[int | str | None]:
         joined = "".join(texts)
         width = len(texts[0])
         if (
-            width
+            0 < width <= _INT_KEY_DIGITS
             and len(joined) == width * len(texts)
             and joined.isascii()
             and joined.encode().isdigit()
         ):
-            numbers = list(map(int, texts))
+            try:
+                numbers = list(map(int, texts))
+            except ValueError:  # an empty code, its length made up by a longer one
+                return _keys_one_by_one(codes)
             if min(numbers) >= 10 ** (width - 1):
                 return cast("list[int | str | None]", numbers)
     return _keys_one_by_one(codes)
@@ -114,7 +73,13 @@ def _keys(codes: list[str | None]) -> list[int | str | None]:
 
 def _keys_one_by_one(codes: list[str | None]) -> list[int | str | None]:
     return [
-        int(c) if c is not None and c.isdigit() and c.isascii() and c[0] != "0" else c
+        int(c)
+        if c is not None
+        and 0 < len(c) <= _INT_KEY_DIGITS
+        and c.isdigit()
+        and c.isascii()
+        and c[0] != "0"
+        else c
         for c in codes
     ]
 
@@ -171,6 +136,11 @@ class FacilityPages:
         self._next_to_schedule = start_page
         self._next_to_yield = start_page
         self._last_page: int | None = None  # None until a page told us
+        # The last page yielded with rows, if it was short (a later page with rows then
+        # shows the registry moved); whether the page before was short or empty (page 1
+        # counts as after "nothing", so an empty page 1 ends the crawl at once).
+        self._short_page: int | None = None
+        self._after_short = start_page == 1
         self._closed = False
 
     def __aiter__(self) -> FacilityPages:
@@ -203,6 +173,8 @@ class FacilityPages:
             # page first (freeing its slot for a later page) but the whole window at once.
             if not task.done():
                 await asyncio.wait((task,))
+            if self._closed:  # aclose() from another task while we waited: a clean end
+                raise StopAsyncIteration
             response = task.result()
             del self._tasks[number]
             self._next_to_yield = number + 1
@@ -211,6 +183,8 @@ class FacilityPages:
             # Decoded here, outside the semaphore and just before the consumer reads it:
             # the window holds compact bodies, and the page's objects are cache-hot.
             page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
+        except StopAsyncIteration:
+            raise
         except BaseException:
             # A failed page (after the transport's retries), or the consumer was cancelled:
             # the crawl is over either way.
@@ -218,6 +192,8 @@ class FacilityPages:
             raise
         page.page = number
         await self._account(page, number, response.attempts, repaired)
+        if self._closed:  # closed by another task during the accounting
+            raise StopAsyncIteration
         self._schedule()  # a grown total_page may open the window further
         return page
 
@@ -239,11 +215,15 @@ class FacilityPages:
         rows = page.data or []
         page.data = self._dedupe(rows)
         stats.facilities += len(page.data)
-        total = page.total_page
+        await self._follow_total(page.total_page, number, len(rows))
+        await self._watch_short_and_empty(number, len(rows))
+
+    async def _follow_total(self, total: int | None, number: int, rows: int) -> None:
+        stats = self.stats
         if total is None:
             if stats.total_page is None:
                 # The server gave no total: keep going while pages come back full.
-                self._last_page = None if len(rows) >= self.page_size else number
+                self._last_page = None if rows >= self.page_size else number
             return
         if stats.total_page is None:
             stats.total_page = self._last_page = total
@@ -260,6 +240,43 @@ class FacilityPages:
             stats.total_page = self._last_page = total
             if self._next_to_schedule > total + 1:
                 await self._cancel_beyond(total)
+
+    async def _watch_short_and_empty(self, number: int, rows: int) -> None:
+        """Notice short pages before the end, and stop at empty pages past the data.
+
+        An empty page right after a short (or empty) one is past the end of the data,
+        whatever ``total_page`` says: a stale, over-reported count would otherwise have
+        the crawl request empty pages up to it (or for ever, if it keeps growing).
+        """
+        stats = self.stats
+        if rows:
+            if self._short_page is not None:
+                # A short page, then one with rows: the registry moved between the two.
+                stats.short_pages.append(self._short_page)
+                logger.warning(
+                    "MSI page %d came back short (rows were deleted or moved during the "
+                    "crawl): facilities may have been missed",
+                    self._short_page,
+                )
+            self._short_page = number if rows < self.page_size else None
+            self._after_short = rows < self.page_size
+            return
+        if self._short_page is None:
+            self._short_page = number  # an empty page before rows is a short one too
+        last = self._last_page if stats.total_page is not None else None  # a promise made
+        if last is not None and number <= last:
+            stats.empty_pages += 1
+            if self._after_short and number < last:
+                stats.stale_total_page = True
+                logger.warning(
+                    "MSI page %d is empty although total_page says %d: stopping (the count "
+                    "is stale)",
+                    number,
+                    last,
+                )
+                self._last_page = number
+                await self._cancel_beyond(number)
+        self._after_short = True
 
     def _dedupe(self, facilities: list[Facility]) -> list[Facility]:
         seen = self._seen

@@ -12,8 +12,8 @@ import datetime as dt
 import enum
 import hashlib
 import re
-from collections.abc import Iterable
-from typing import Any, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import TypeAlias
 
 import msgspec
 
@@ -97,22 +97,39 @@ def _text(name: str, value: object) -> str | None:
     return value.strip()
 
 
-def _jenis(value: JenisSaranaArg | None) -> tuple[int, ...]:
+def _jenis_code(item: object) -> int:
+    """One facility type code: an int (or IntEnum) or its ASCII digits as text."""
+    code: int | None = None
+    if isinstance(item, int) and not isinstance(item, bool):
+        code = int(item)
+    elif isinstance(item, str):
+        text = item.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 9:
+            code = int(text)
+    if code is None:
+        raise ValidationError(
+            f"jenis_sarana must be a facility type code (101-104 or another), got {item!r}"
+        )
+    if code <= 0:
+        raise ValidationError(f"jenis_sarana must be a positive code, got {item!r}")
+    return code
+
+
+def _jenis(value: object) -> tuple[int, ...]:
     if value is None:
         return ALL_NAMED_TYPES
-    items: Iterable[Any] = [value] if isinstance(value, (int, str)) else value
+    if isinstance(value, (int, str)):
+        items: Iterable[object] = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = value
+    else:  # bytes would iterate as small ints, a dict as its keys: refuse rather than guess
+        raise ValidationError(
+            "jenis_sarana must be a facility type code or a list of them, "
+            f"got {type(value).__name__}"
+        )
     codes: list[int] = []
     for item in items:
-        if isinstance(item, bool):
-            raise ValidationError(f"jenis_sarana must be a facility type code, got {item!r}")
-        try:
-            code = int(item)
-        except (TypeError, ValueError):
-            raise ValidationError(
-                f"jenis_sarana must be a facility type code (101-104 or another), got {item!r}"
-            ) from None
-        if code <= 0:
-            raise ValidationError(f"jenis_sarana must be a positive code, got {item!r}")
+        code = _jenis_code(item)
         if code not in codes:
             codes.append(code)
     if not codes:

@@ -73,6 +73,11 @@ class Registry(Sequence[dict[str, Any]]):
         self._cache: OrderedDict[MsiFilter, list[bytes]] = OrderedDict()
         self.version = 0
         """Bumped by every change to the registry."""
+        self.overreport_total_page = 0
+        """Pages added to every answer's ``total_page``: a stale, too-big count (a quirk)."""
+        self._removals: list[tuple[int, int]] = []  # (after_page, count), in order
+        self.removed_during_crawl: list[str] = []
+        """The codes :meth:`remove_during_crawl` has removed so far."""
 
     def __len__(self) -> int:
         return len(self._blobs)
@@ -157,6 +162,39 @@ class Registry(Sequence[dict[str, Any]]):
         del self._rows[index]
         self._changed()
 
+    def put(self, index: int, record: dict[str, Any] | bytes) -> None:
+        """Serve ``record`` (a dict, or raw JSON bytes) for the facility at ``index``.
+
+        For hostile-data tests: the record may be anything, even JSON no model fits (huge
+        numbers, odd types, control characters). The facility's filterable fields (type,
+        region, dates) stay those it was drawn with.
+        """
+        blob = record if isinstance(record, bytes) else msgspec.json.encode(record)
+        self._blobs[index] = blob
+        self._changed()
+
+    def remove_front(self, count: int) -> list[str]:
+        """Drop the first ``count`` facilities (rows after them shift up); returns their codes."""
+        if count < 0:
+            raise ValueError("the facility count cannot be negative")
+        codes = [row.kode_satusehat for row in self._rows[:count]]
+        del self._blobs[:count]
+        del self._rows[:count]
+        self._changed()
+        return codes
+
+    def remove_during_crawl(self, count: int, *, after_page: int) -> None:
+        """Delete the first ``count`` facilities once a page past ``after_page`` is asked for.
+
+        Reproduces rows deleted mid-crawl: every later row shifts into pages already read
+        (offset paging then misses them). Happens once, just before the first request
+        for a page number above ``after_page`` is answered; the codes land in
+        :attr:`removed_during_crawl`.
+        """
+        if count < 0 or after_page < 0:
+            raise ValueError("count and after_page cannot be negative")
+        self._removals.append((after_page, count))
+
     def _changed(self) -> None:
         self.version += 1
         self._cache.clear()
@@ -182,11 +220,15 @@ class Registry(Sequence[dict[str, Any]]):
     def page(self, query: MsiQuery) -> bytes:
         """The whole JSON answer to ``query``: ``{status_code, message, page, total_page, data}``.
 
-        ``total_page`` is ``ceil(matches / limit)`` (0 when nothing matches); a page past
-        the end answers an empty ``data``.
+        ``total_page`` is ``ceil(matches / limit)`` (0 when nothing matches) plus
+        :attr:`overreport_total_page`; a page past the end answers an empty ``data``.
         """
+        due = [removal for removal in self._removals if query.page > removal[0]]
+        for removal in due:
+            self._removals.remove(removal)
+            self.removed_during_crawl.extend(self.remove_front(removal[1]))
         found = self.select(query.filter)
-        total_page = -(-len(found) // query.limit)
+        total_page = -(-len(found) // query.limit) + self.overreport_total_page
         start = (query.page - 1) * query.limit
         head = b'{"status_code":200,"message":"Success","page":%d,"total_page":%d,"data":[' % (
             query.page,
