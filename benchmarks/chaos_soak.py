@@ -66,7 +66,9 @@ class SoakReport:
         """One line for a person."""
         fields = dataclasses.asdict(self)
         name = fields.pop("name")
-        parts = ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+        parts = ", ".join(
+            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items()
+        )
         return f"{name}: {'OK' if self.ok else 'FAILED'} ({parts})"
 
 
@@ -142,7 +144,11 @@ def _newborn(mother_nik: str, order: int, family: int) -> dict[str, Any]:
     return {
         "resourceType": "Patient",
         "identifier": [
-            {"use": "official", "system": "https://fhir.kemkes.go.id/id/nik-ibu", "value": mother_nik}
+            {
+                "use": "official",
+                "system": "https://fhir.kemkes.go.id/id/nik-ibu",
+                "value": mother_nik,
+            }
         ],
         "name": [{"use": "official", "text": f"Bayi Soak {family}"}],
         "gender": "female" if order % 2 else "male",
@@ -252,7 +258,7 @@ def soak_kills(
             while True:
                 args = [*command, "--resume"] if resume else command
                 with errors.open("wb") as stderr:
-                    child = subprocess.Popen(  # noqa: S603 - our own CLI
+                    child = subprocess.Popen(
                         args, env=env, stdout=subprocess.DEVNULL, stderr=stderr
                     )
                     resume = True
