@@ -22,8 +22,7 @@ import logging
 import math
 import re
 import time
-import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
@@ -35,6 +34,11 @@ from satusehat_async.errors import (
     SatuSehatError,
     TransportError,
 )
+from satusehat_async.redact import scrub_secrets, scrubbed_error
+
+# scrub_secrets lives in satusehat_async.redact (every redaction in one place); it stays
+# importable from here, where it was first published.
+_scrubbed_error = scrubbed_error
 
 if TYPE_CHECKING:
     from satusehat_async.redis_store import RedisTokenStore as RedisTokenStore
@@ -208,77 +212,6 @@ def decode_token_response(body: bytes, *, now: float) -> AccessToken:
         token_type=token_type,
         server_issued_at=issued_at,
     )
-
-
-# `client_secret` followed by its value, as a form (``client_secret=v&``), JSON
-# (``"client_secret": "v"``) or a Python repr echoes it: the value is hidden even when
-# the secret itself is not known here.
-_SECRET_FIELD = re.compile(
-    r"""(client[_-]?secret["']?\s*[=:]\s*)(?:(["'])(?:\\.|(?!\2).)*\2|[^&\s,;}\])"']+)""",
-    re.IGNORECASE,
-)
-_HIDDEN = "***"
-# Shorter secrets are hidden by their field only: replacing every "abc" would garble text.
-_MIN_SCRUBBED_SECRET = 4
-
-
-def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Each secret as it may appear: raw, URL-encoded (form and path), JSON-escaped."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if len(secret) < _MIN_SCRUBBED_SECRET:
-            continue
-        forms.update(
-            (
-                secret,
-                urllib.parse.quote_plus(secret),
-                urllib.parse.quote(secret, safe=""),
-                urllib.parse.quote(secret),
-                msgspec.json.encode(secret).decode()[1:-1],
-            )
-        )
-    return sorted(forms, key=len, reverse=True)  # longest first: no partial leftovers
-
-
-def scrub_secrets(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``value`` (text, or a body of dicts/lists) with the secrets and any ``client_secret``
-    field's value replaced by ``***``; other values are returned as they are."""
-    return _scrub(value, _secret_forms(secrets))
-
-
-def _scrub(value: Any, forms: list[str]) -> Any:
-    if isinstance(value, str):
-        for form in forms:
-            value = value.replace(form, _HIDDEN)
-        return _SECRET_FIELD.sub(lambda found: found.group(1) + _HIDDEN, value)
-    if isinstance(value, (bytes, bytearray)):
-        return _scrub(bytes(value).decode("utf-8", errors="replace"), forms).encode()
-    if isinstance(value, dict):
-        return {
-            _scrub(key, forms): _HIDDEN
-            if isinstance(key, str) and _SECRET_FIELD.match(f"{key}=x")
-            else _scrub(item, forms)
-            for key, item in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return type(value)(_scrub(item, forms) for item in value)
-    return value
-
-
-def _scrubbed_error(exc: SatuSehatError, secrets: Iterable[str]) -> SatuSehatError:
-    """A copy of ``exc`` with secrets scrubbed from its message, body and arguments.
-
-    The copy has no ``__cause__``/``__context__`` (the original, echoing the secret,
-    must not ride along in the chain) and no traceback.
-    """
-    forms = _secret_forms(secrets)
-    clean = copy.copy(exc)
-    clean.args = tuple(_scrub(arg, forms) for arg in exc.args)
-    for name, value in vars(exc).items():
-        setattr(clean, name, _scrub(value, forms))
-    clean.__cause__ = clean.__context__ = None
-    clean.__traceback__ = None
-    return clean
 
 
 def token_cache_key(auth_url: str, client_id: str) -> str:

@@ -1,89 +1,51 @@
-"""``SatuSehatClient``: one shared session, one token cache, the resource APIs."""
+"""``SatuSehatClient``: the composition root — one backend, one token cache, the resource APIs.
+
+The client builds the pieces (the backend, the token provider, the request stages of
+:mod:`satusehat_async.http`) and wires them; it holds no HTTP logic of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import ssl
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
-from yarl import URL
-
 from satusehat_async import __version__
-from satusehat_async.auth import (
-    AccessToken,
-    TokenProvider,
-    TokenStore,
-    decode_token_response,
-    token_cache_key,
-)
+from satusehat_async.auth import AccessToken, TokenProvider, TokenStore, token_cache_key
 from satusehat_async.config import Endpoints, Environment, Settings
-from satusehat_async.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    SatuSehatError,
-    ValidationError,
-)
-from satusehat_async.metrics import Hook, Metrics, redact_url
-from satusehat_async.options import (
-    DEFAULT_MAX_RESPONSE_SIZE,
-    Default,
-    check_arguments,
-    check_count,
-    check_seconds,
-    optional_seconds,
-)
+from satusehat_async.errors import SatuSehatError
+from satusehat_async.http.aiohttp_backend import AiohttpBackend
+from satusehat_async.http.backend import Backend, Timeout
+from satusehat_async.http.resilience import CircuitBreaker, RateLimiter
+from satusehat_async.http.retry import RetryPolicy
+from satusehat_async.http.transport import Transport
+from satusehat_async.metrics import Hook, Metrics
+from satusehat_async.options import DEFAULT_MAX_RESPONSE_SIZE, Default, check_arguments
+from satusehat_async.origins import Origins, warn_plain_http
+from satusehat_async.params import Params
 from satusehat_async.proxies import ProxyResolver
-from satusehat_async.resilience import CircuitBreaker, RateLimiter
-from satusehat_async.retry import RetryPolicy
-from satusehat_async.transport import Params, Transport
+from satusehat_async.token_fetch import TOKEN_RETRY as TOKEN_RETRY  # its earlier home
+from satusehat_async.token_fetch import fetch_token
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from satusehat_async.msi import MSI
     from satusehat_async.patients import Patients
 
 __all__ = ["SatuSehatClient"]
 
-logger = logging.getLogger("satusehat_async")
-
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
-_USERINFO = re.compile(r"//[^/?#@]*@")
-
-
-def _warn_plain_http(endpoints: Endpoints) -> None:
-    for url in (endpoints.auth_url, endpoints.fhir_url, endpoints.masterdata_url):
-        parsed = URL(url)
-        if parsed.scheme == "http" and parsed.host not in _LOOPBACK:
-            logger.warning(
-                "%s uses plain HTTP: credentials and health data would travel unencrypted",
-                redact_url(parsed.with_query(None)),
-            )
-
-
-def _origin(url: str | URL) -> tuple[str, str, int | None]:
-    """(scheme, host, port) — the port made explicit (443 for https), as browsers compare."""
-    parsed = url if isinstance(url, URL) else URL(url)
-    return (parsed.scheme, (parsed.host or "").lower(), parsed.port)
-
-
-# The token endpoint is said to allow about one attempt a minute after a failure: one
-# spaced retry for a passing fault, then TokenProvider holds back (15, 30, 60 s).
-TOKEN_RETRY = RetryPolicy(max_attempts=2, base_delay=2.0, max_delay=2.0, max_time=30.0)
-
 
 class SatuSehatClient:
     """An asyncio client for SATUSEHAT.
 
-    Use it as an async context manager; it owns one ``aiohttp.ClientSession`` (or
-    borrows ``session``, which it never closes) and one token cache shared by every
-    concurrent caller.
+    Use it as an async context manager; it owns one backend (by default an
+    :class:`~satusehat_async.http.aiohttp_backend.AiohttpBackend` with its own
+    ``aiohttp.ClientSession``, or borrowing ``session``, which it never closes) and one
+    token cache shared by every concurrent caller. Once closed it stays closed.
 
     Args:
         client_id, client_secret: OAuth 2.0 client credentials (never logged or shown).
@@ -91,6 +53,11 @@ class SatuSehatClient:
         base_url: overrides the environment's base URL.
         auth_url, fhir_url, masterdata_url: each overrides its own part.
         session: an ``aiohttp.ClientSession`` to borrow.
+        backend: any :class:`~satusehat_async.http.Backend` to send through instead (such
+            as :class:`~satusehat_async.testing.MockBackend`); the client does not close
+            a backend it was given. ``session``, ``connection_limit``, ``proxy``,
+            ``trust_env``, ``verify_ssl`` and ``trace_configs`` configure the default
+            backend only.
         token_store: where tokens are cached (default in-process; see ``RedisTokenStore``).
         connection_limit: simultaneous connections of the owned session.
         timeout: total seconds per HTTP attempt (None: no limit); ``connect_timeout``
@@ -125,6 +92,7 @@ class SatuSehatClient:
         fhir_url: str | None = None,
         masterdata_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        backend: Backend | None = None,
         token_store: TokenStore | None = None,
         connection_limit: int = 100,
         timeout: float | None = 30.0,
@@ -143,34 +111,7 @@ class SatuSehatClient:
         trust_env: bool = True,
         verify_ssl: bool | ssl.SSLContext = True,
     ) -> None:
-        for name, value in (("client_id", client_id), ("client_secret", client_secret)):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(f"{name} must be a non-empty string")
-        check_arguments(
-            urls={
-                "base_url": base_url,
-                "auth_url": auth_url,
-                "fhir_url": fhir_url,
-                "masterdata_url": masterdata_url,
-            },
-            session=session,
-            connection_limit=connection_limit,
-            retry=retry,
-            circuit_breaker=circuit_breaker,
-            hooks=hooks,
-            trace_configs=trace_configs,
-            token_store=token_store,
-            callables={"clock": clock, "sleep": sleep, "monotonic": monotonic},
-            flags={"trust_env": trust_env},
-            proxy=proxy,
-            verify_ssl=verify_ssl,
-        )
-        total = optional_seconds("timeout", timeout)
-        connect = optional_seconds("connect_timeout", connect_timeout)
-        check_seconds("refresh_margin", refresh_margin, positive=False)
-        check_count("max_response_size", max_response_size)
-        if verify_ssl is False:
-            logger.warning("TLS certificate verification is OFF: anyone on the path can listen")
+        timeouts = check_arguments(locals())  # every argument, by its name
         self.endpoints = Endpoints.resolve(
             environment,
             base_url=base_url,
@@ -181,54 +122,61 @@ class SatuSehatClient:
         self._client_id = client_id.strip()
         self._client_secret = client_secret.strip()
         self.connection_limit = connection_limit
-        self._borrowed_session = session
-        self._session: aiohttp.ClientSession | None = session
-        self._trace_configs = list(trace_configs)
-        self._closed = False
-        # the token goes only to these origins: scheme, host and port must all match
-        self._trusted_origins = frozenset(
-            _origin(url)
-            for url in (
-                self.endpoints.base_url,
-                self.endpoints.auth_url,
-                self.endpoints.fhir_url,
-                self.endpoints.masterdata_url,
-            )
-        )
-        _warn_plain_http(self.endpoints)
-        self.metrics = Metrics()
-        self.tokens = TokenProvider(
-            self._fetch_token,
-            store=token_store,
-            key=token_cache_key(self.endpoints.auth_url, self._client_id),
-            clock=clock or time.time,
-            refresh_margin=refresh_margin,
-            on_refresh=self._count_refresh,
-            secrets=(self._client_secret,),
-        )
-        ticks = monotonic or time.monotonic
-        self.transport = Transport(
-            self._get_session,
-            tokens=self.tokens,
-            retry=retry or RetryPolicy(),
-            breaker=(CircuitBreaker() if isinstance(circuit_breaker, Default) else circuit_breaker),
-            limiter=RateLimiter(rate_limit) if rate_limit is not None else None,
-            # sock_connect, not connect: time queued for a pooled connection is not a
-            # failure to connect (and must not make a write look as if it may have left).
-            timeout=aiohttp.ClientTimeout(total=total, sock_connect=connect),
-            sleep=sleep or asyncio.sleep,
-            monotonic=ticks,
-            hooks=[self.metrics.observe, *hooks],
-            user_agent=f"satusehat-async/{__version__}",
-            max_response_size=max_response_size,
+        self._owns_backend = backend is None
+        self.backend: Backend = backend or AiohttpBackend(
+            session=session,
+            connection_limit=connection_limit,
+            trace_configs=trace_configs,
             # environment proxies for the owned session only: a borrowed one has its own
             proxies=ProxyResolver(proxy, trust_env=trust_env and session is None),
             verify_ssl=verify_ssl,
         )
-        breaker = self.transport.breaker
-        self.metrics.circuits = breaker.states if breaker is not None else None
+        self._origins = Origins(self.endpoints)  # the token goes only to these
+        warn_plain_http(self.endpoints)
+        self.metrics = Metrics()
+        self.tokens = self._token_provider(token_store, clock or time.time, refresh_margin)
+        self.transport = self._transport(retry, circuit_breaker, rate_limit, timeouts, hooks)
+        self.transport.sleep = sleep or asyncio.sleep
+        self.transport.monotonic = monotonic or time.monotonic
+        self.transport.max_response_size = max_response_size
         self._msi: MSI | None = None
         self._patients: Patients | None = None
+
+    def _token_provider(
+        self, store: TokenStore | None, clock: Callable[[], float], refresh_margin: float
+    ) -> TokenProvider:
+        """The one token cache of this client (single-flight refresh)."""
+        return TokenProvider(
+            self._fetch_token,
+            store=store,
+            key=token_cache_key(self.endpoints.auth_url, self._client_id),
+            clock=clock,
+            refresh_margin=refresh_margin,
+            on_refresh=self._count_refresh,
+            secrets=(self._client_secret,),
+        )
+
+    def _transport(
+        self,
+        retry: RetryPolicy | None,
+        circuit_breaker: CircuitBreaker | Default | None,
+        rate_limit: float | None,
+        timeout: Timeout,
+        hooks: Sequence[Hook],
+    ) -> Transport:
+        """The request stages, wired to this client's backend, tokens and metrics."""
+        breaker = CircuitBreaker() if isinstance(circuit_breaker, Default) else circuit_breaker
+        self.metrics.circuits = breaker.states if breaker is not None else None
+        return Transport(
+            self.backend,
+            tokens=self.tokens,
+            retry=retry or RetryPolicy(),
+            breaker=breaker,
+            limiter=RateLimiter(rate_limit) if rate_limit is not None else None,
+            timeout=timeout,
+            hooks=[self.metrics.observe, *hooks],
+            user_agent=f"satusehat-async/{__version__}",
+        )
 
     @classmethod
     def from_env(
@@ -296,24 +244,14 @@ class SatuSehatClient:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise SatuSehatError(
-                "the client is closed; use a new one, or 'async with client' to reopen it"
-            )
-        if self._session is None or self._session.closed:
-            if self._borrowed_session is not None:
-                raise ConfigurationError("the borrowed aiohttp session is closed")
-            connector = aiohttp.TCPConnector(limit=self.connection_limit)
-            # no trust_env: proxies come from ProxyResolver (aiohttp's would add ~/.netrc)
-            self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=self._trace_configs or None
-            )
-        return self._session
+    @property
+    def closed(self) -> bool:
+        """Has the client been closed? A closed client refuses every request."""
+        return self.transport.closed
 
     async def __aenter__(self) -> SatuSehatClient:
-        self._closed = False
-        self._get_session()
+        if self.transport.closed:
+            raise SatuSehatError("the client is closed and cannot be reopened; create a new one")
         return self
 
     async def __aexit__(
@@ -325,11 +263,13 @@ class SatuSehatClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the owned session (a borrowed one is left open). Later calls raise."""
-        self._closed = True
-        session, self._session = self._session, self._borrowed_session
-        if session is not None and session is not self._borrowed_session and not session.closed:
-            await session.close()
+        """Close the owned backend (a given backend or borrowed session is left open).
+
+        Every later request, and entering ``async with`` again, raises SatuSehatError.
+        """
+        self.transport.closed = True
+        if self._owns_backend:
+            await self.backend.aclose()
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -337,36 +277,13 @@ class SatuSehatClient:
         self.metrics.token_refreshes += 1
 
     async def _fetch_token(self) -> AccessToken:
-        form = urllib.parse.urlencode(
-            {
-                "grant_type": "client_credentials",
-                "client_id": self._client_id,
-                "client_secret": self._client_secret,
-            }
-        ).encode()
-        try:
-            response = await self.transport.send(
-                "POST",
-                self.auth_url,
-                params={"grant_type": "client_credentials"},
-                content=form,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                authenticate=False,
-                idempotent=True,
-                retry=TOKEN_RETRY,
-            )
-        except APIError as exc:
-            if isinstance(exc, AuthenticationError):
-                raise
-            raise AuthenticationError(
-                f"token request refused: {exc.message}",
-                status=exc.status,
-                request_id=exc.request_id,
-                body=exc.body,
-                method=exc.method,
-                url=exc.url,
-            ) from None
-        return decode_token_response(response.body, now=self.tokens.clock())
+        return await fetch_token(
+            self.transport,
+            self.auth_url,
+            self._client_id,
+            self._client_secret,
+            clock=self.tokens.clock,
+        )
 
     async def get_token(self) -> AccessToken:
         """A valid access token (cached; fetched once for all concurrent callers)."""
@@ -379,18 +296,7 @@ class SatuSehatClient:
 
         A URL carrying credentials (``user:password@``) is refused without quoting them.
         """
-        if not isinstance(path_or_url, str):
-            raise ValidationError(f"expected a path or URL string, not {type(path_or_url)}")
-        shown = _USERINFO.sub("//***@", path_or_url)
-        if shown != path_or_url:
-            raise ValidationError(f"URLs carrying credentials are refused: {shown!r}")
-        if path_or_url.startswith(("https://", "http://")):
-            return path_or_url
-        if path_or_url.startswith("/"):
-            return self.base_url + path_or_url
-        raise ValidationError(
-            f"expected a path starting with '/' or an absolute URL, got {shown!r}"
-        )
+        return self._origins.url_for(path_or_url)
 
     async def request(
         self,
@@ -411,14 +317,7 @@ class SatuSehatClient:
         """
         url = self.url_for(path_or_url)
         if authenticate is None:
-            origin = _origin(url)
-            if origin not in self._trusted_origins:
-                scheme, host, port = origin
-                raise ValidationError(
-                    f"refusing to send the SATUSEHAT token to {host} ({scheme}, port {port}), "
-                    "which is not a configured endpoint; pass authenticate=False to call it "
-                    "without"
-                )
+            self._origins.check_token_may_go_to(url)
             authenticate = True
         response = await self.transport.send(
             method,

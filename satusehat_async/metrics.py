@@ -9,46 +9,12 @@ from dataclasses import dataclass, field
 
 from yarl import URL
 
-__all__ = ["Metrics", "RequestEvent", "endpoint_label", "redact_url"]
+from satusehat_async.redact import SENSITIVE_PARAMS, redact_url
 
-# Query parameters whose values never reach a log line, a hook or a metric label:
-# credentials, and personal data (a NIK inside `identifier=...|3201...`, a patient's name,
-# birth date, gender, contact details — every Patient search parameter).
-SENSITIVE_PARAMS = frozenset(
-    {
-        "client_id",
-        "client_secret",
-        "access_token",
-        "token",
-        "password",
-        "identifier",
-        "nik",
-        "name",
-        "given",
-        "family",
-        "birthdate",
-        "gender",
-        "address",
-        "phone",
-        "telecom",
-        "email",
-    }
-)
+__all__ = ["SENSITIVE_PARAMS", "Metrics", "RequestEvent", "endpoint_label", "redact_url"]
+# redact_url and SENSITIVE_PARAMS live in satusehat_async.redact; importable here as before.
+
 _ID_SEGMENT = re.compile(r"^(?:[A-Za-z]?\d{5,}|[0-9a-fA-F-]{20,})$")
-
-
-def redact_url(url: str | URL) -> str:
-    """The URL with sensitive query values replaced by ``***`` and no ``user:password@``."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url)
-    except (TypeError, ValueError):
-        return "<unparsable URL>"
-    if parsed.user is not None or parsed.password is not None:
-        parsed = parsed.with_user(None)
-    if not parsed.query:
-        return str(parsed)
-    items = [(k, "***" if k.lower() in SENSITIVE_PARAMS else v) for k, v in parsed.query.items()]
-    return str(parsed.with_query(items))
 
 
 def endpoint_label(url: str | URL) -> str:

@@ -1,17 +1,19 @@
-"""Checking the client's constructor arguments: a wrong one is a ValidationError, at once."""
+"""Checking the client's constructor arguments: a wrong one is a ValidationError, at once.
+
+The aiohttp-specific ones (``session``, ``trace_configs``) are checked by the backend.
+"""
 
 from __future__ import annotations
 
 import enum
+import logging
 import ssl
 from collections.abc import Mapping, Sequence
 
-import aiohttp
-
-from satusehat_async.body import DEFAULT_MAX_RESPONSE_SIZE
 from satusehat_async.errors import ConfigurationError, ValidationError
-from satusehat_async.resilience import CircuitBreaker, check_count, check_seconds
-from satusehat_async.retry import RetryPolicy
+from satusehat_async.http.backend import DEFAULT_MAX_RESPONSE_SIZE, Backend, Timeout
+from satusehat_async.http.resilience import CircuitBreaker, check_count, check_seconds
+from satusehat_async.http.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -21,6 +23,9 @@ __all__ = [
     "check_seconds",
     "optional_seconds",
 ]
+
+
+logger = logging.getLogger("satusehat_async")
 
 
 class Default(enum.Enum):
@@ -34,53 +39,64 @@ def optional_seconds(name: str, value: object) -> float | None:
     return None if value is None else check_seconds(name, value)
 
 
-def check_arguments(
-    *,
-    urls: Mapping[str, object],
-    session: object,
-    token_store: object,
-    connection_limit: object,
-    retry: object,
-    circuit_breaker: object,
-    hooks: object,
-    trace_configs: object,
-    callables: Mapping[str, object],
-    flags: Mapping[str, object],
-    proxy: object,
-    verify_ssl: object,
-) -> None:
-    """Refuse wrongly typed or out-of-range constructor arguments with ValidationError."""
-    for name, url in urls.items():
+def check_arguments(args: Mapping[str, object]) -> Timeout:
+    """Refuse wrongly typed or out-of-range constructor arguments with ValidationError.
+
+    ``args`` are the client constructor's arguments by name; the per-attempt Timeout
+    they describe is returned. The aiohttp-specific ones (``session``,
+    ``trace_configs``) are the default backend's to check.
+    """
+    for name in ("client_id", "client_secret"):
+        value = args[name]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{name} must be a non-empty string")
+    for name in ("base_url", "auth_url", "fhir_url", "masterdata_url"):
+        url = args[name]
         if url is not None and not isinstance(url, str):
             raise ConfigurationError(f"{name} must be a URL string, not {type(url).__name__}")
-    if session is not None and not isinstance(session, aiohttp.ClientSession):
-        raise ValidationError(f"session must be an aiohttp.ClientSession, not {type(session)}")
-    methods = ("get", "set", "delete", "lock")
-    if token_store is not None and not all(
-        callable(getattr(token_store, m, None)) for m in methods
-    ):
-        raise ValidationError("token_store must be a TokenStore (get, set, delete, lock)")
-    check_count("connection_limit", connection_limit)
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise ValidationError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
-    if circuit_breaker is not None and not isinstance(circuit_breaker, (CircuitBreaker, Default)):
-        raise ValidationError("circuit_breaker must be a CircuitBreaker or None")
-    for name, items, kind in (
-        ("hooks", hooks, None),
-        ("trace_configs", trace_configs, aiohttp.TraceConfig),
-    ):
-        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
-            raise ValidationError(f"{name} must be a list or tuple")
-        for item in items:
-            if not (callable(item) if kind is None else isinstance(item, kind)):
-                raise ValidationError(f"{name} holds {type(item).__name__}, not what it takes")
-    for name, value in callables.items():
-        if value is not None and not callable(value):
+    _check_parts(args)
+    for name in ("clock", "sleep", "monotonic"):
+        if args[name] is not None and not callable(args[name]):
             raise ValidationError(f"{name} must be a callable or None")
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            raise ValidationError(f"{name} must be True or False")
+    if not isinstance(args["trust_env"], bool):
+        raise ValidationError("trust_env must be True or False")
+    proxy, verify_ssl = args["proxy"], args["verify_ssl"]
     if proxy is not None and not isinstance(proxy, str):
         raise ValidationError(f"proxy must be a URL string or None, not {type(proxy).__name__}")
     if not isinstance(verify_ssl, (bool, ssl.SSLContext)):
         raise ValidationError("verify_ssl must be True, False or an ssl.SSLContext")
+    check_seconds("refresh_margin", args["refresh_margin"], positive=False)
+    check_count("max_response_size", args["max_response_size"])
+    if args["backend"] is not None and args["session"] is not None:
+        raise ValidationError("pass session (for the default backend) or backend, not both")
+    if verify_ssl is False:
+        logger.warning("TLS certificate verification is OFF: anyone on the path can listen")
+    return Timeout(
+        total=optional_seconds("timeout", args["timeout"]),
+        connect=optional_seconds("connect_timeout", args["connect_timeout"]),
+    )
+
+
+def _check_parts(args: Mapping[str, object]) -> None:
+    """The pieces handed in: token store, retry policy, breaker, hooks, backend."""
+    methods = ("get", "set", "delete", "lock")
+    store = args["token_store"]
+    if store is not None and not all(callable(getattr(store, m, None)) for m in methods):
+        raise ValidationError("token_store must be a TokenStore (get, set, delete, lock)")
+    check_count("connection_limit", args["connection_limit"])
+    retry = args["retry"]
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ValidationError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+    if args["circuit_breaker"] is not None and not isinstance(
+        args["circuit_breaker"], (CircuitBreaker, Default)
+    ):
+        raise ValidationError("circuit_breaker must be a CircuitBreaker or None")
+    hooks = args["hooks"]
+    if isinstance(hooks, (str, bytes)) or not isinstance(hooks, Sequence):
+        raise ValidationError("hooks must be a list or tuple")
+    for hook in hooks:
+        if not callable(hook):
+            raise ValidationError(f"hooks holds {type(hook).__name__}, not a callable")
+    backend = args["backend"]
+    if backend is not None and not isinstance(backend, Backend):
+        raise ValidationError("backend must be a Backend (exchange and aclose)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+import satusehat_async.errors as errors
 from satusehat_async import (
     APIError,
     AuthenticationError,
@@ -239,3 +240,65 @@ def test_server_messages_mask_niks_but_keep_the_body() -> None:
     assert "3201234567890001" in err.body["issue"][0]["diagnostics"]
     plain = error_from_response(500, {"Content-Type": "text/plain"}, b"bad nik 3201234567890001")
     assert str(plain) == "HTTP 500: bad nik 3201********0001"
+
+
+# -- issue 10: errors carry their meaning ------------------------------------------------
+
+
+def _facts(error: SatuSehatError) -> tuple[bool, bool, bool]:
+    return (error.retryable, error.may_have_committed, error.host_unhealthy)
+
+
+@pytest.mark.parametrize(
+    ("error", "facts"),
+    [
+        (error_from_response(503, {}, b""), (True, True, True)),
+        (error_from_response(500, {}, b""), (True, True, True)),
+        (error_from_response(501, {}, b""), (False, True, True)),
+        (error_from_response(429, {}, b""), (True, True, True)),
+        (error_from_response(408, {}, b""), (True, True, True)),
+        (error_from_response(400, {}, b""), (False, False, False)),
+        (error_from_response(404, {}, b""), (False, False, False)),
+        (errors.TransportError("reset", sent=True), (True, True, True)),
+        (errors.TransportError("refused", sent=False), (True, False, True)),
+        (errors.TransportError("bad cert", sent=False, transient=False), (False, False, True)),
+        (errors.RequestTimeout("slow"), (True, True, True)),
+        (errors.ResponseTooLarge("big", limit=1, status=200), (False, True, False)),
+        (errors.CircuitOpenError("h", 1.0), (False, False, False)),
+        (ValidationError("bad input"), (False, False, False)),
+        (SatuSehatError("closed"), (False, False, False)),
+    ],
+)
+def test_every_error_answers_its_three_facts(
+    error: SatuSehatError, facts: tuple[bool, bool, bool]
+) -> None:
+    assert _facts(error) == facts
+
+
+def test_facts_survive_pickling() -> None:
+    import pickle
+
+    error = errors.TransportError("reset", sent=False, kind="ClientOSError")
+    copy = pickle.loads(pickle.dumps(error))
+    assert _facts(copy) == _facts(error) and copy.kind == "ClientOSError"
+
+
+def test_one_function_decides_whether_to_retry() -> None:
+    from satusehat_async.retry import RetryPolicy, is_retryable, may_retry
+
+    policy = RetryPolicy()
+    busy = error_from_response(503, {}, b"")
+    refused = errors.TransportError("refused", sent=False)
+    dropped = errors.TransportError("reset", sent=True)
+    assert may_retry(busy, idempotent=True, policy=policy)
+    assert not may_retry(busy, idempotent=False, policy=policy)  # a write may have landed
+    assert may_retry(refused, idempotent=False, policy=policy)  # it never left
+    assert not may_retry(dropped, idempotent=False, policy=policy)
+    cert = errors.TransportError("bad cert", sent=False, transient=False)
+    assert not may_retry(cert, idempotent=True, policy=policy)
+    # the policy's statuses refine the HTTP answers
+    assert not may_retry(busy, idempotent=True, policy=RetryPolicy(retry_statuses={429}))
+    conflict = error_from_response(409, {}, b"")
+    assert may_retry(conflict, idempotent=True, policy=RetryPolicy(retry_statuses={409}))
+    assert is_retryable(busy, idempotent=True, policy=policy)  # the earlier name
+    assert frozenset({408, 429, 500, 502, 503, 504}) == errors.DEFAULT_RETRY_STATUSES

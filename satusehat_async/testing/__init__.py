@@ -1,7 +1,8 @@
 """The local sandbox: an embedded fake SATUSEHAT, an aiohttp server on 127.0.0.1.
 
 Not to be confused with ``environment="sandbox"``, the remote Kemkes staging host.
-Use it in tests, demos and benchmarks when there are no credentials and no network::
+Use it in tests, demos and benchmarks when there are no credentials and no network
+(:class:`MockBackend`, the fake of the client's I/O seam, goes lower: no socket at all)::
 
     from satusehat_async.testing import LocalSandbox  # the same class as Sandbox
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         TRANSIENT_FAULT_KINDS,
         FaultKind,
     )
+    from satusehat_async.testing.mock import MockBackend
     from satusehat_async.testing.registry import FacilityMeta, Registry
     from satusehat_async.testing.server import Sandbox, SandboxStats
     from satusehat_async.testing.server import Sandbox as LocalSandbox
@@ -36,6 +38,7 @@ __all__ = [
     "FacilityMeta",
     "FaultKind",
     "LocalSandbox",
+    "MockBackend",
     "Registry",
     "Sandbox",
     "SandboxStats",
@@ -51,6 +54,7 @@ _HOMES = {
     "Registry": "registry",
     "Sandbox": "server",
     "LocalSandbox": "server",
+    "MockBackend": "mock",
     "SandboxStats": "server",
     "ThreadedSandbox": "threaded",
 }

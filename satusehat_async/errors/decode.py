@@ -1,4 +1,4 @@
-"""The exception tree, and the pure decoding of every SATUSEHAT error shape into it.
+"""The pure decoding of every SATUSEHAT error shape into the exception tree.
 
 Nothing here performs I/O: :func:`error_from_response` takes a status, headers and the
 raw body and returns the exception to raise, so every shape the API is known to answer
@@ -10,208 +10,37 @@ from __future__ import annotations
 import html
 import math
 import re
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 
+from satusehat_async.errors.tree import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ConsentError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+)
 from satusehat_async.redact import redact_niks
 
 __all__ = [
-    "APIError",
-    "AuthenticationError",
-    "BadRequestError",
-    "CircuitOpenError",
-    "ConfigurationError",
-    "ConflictError",
-    "ConsentError",
-    "ForbiddenError",
-    "NotFoundError",
-    "RateLimitError",
-    "RequestTimeout",
-    "ResponseTooLarge",
-    "SatuSehatError",
-    "ServerError",
-    "TransportError",
-    "ValidationError",
     "body_summary",
     "consent_error_from_body",
+    "decode_body",
     "error_from_response",
     "parse_retry_after",
 ]
 
 # Long bodies (HTML pages, stack traces) are cut in messages; the full body stays on `.body`.
 _MESSAGE_LIMIT = 300
-
-
-class SatuSehatError(Exception):
-    """Base class of every error this library raises."""
-
-
-class ConfigurationError(SatuSehatError):
-    """The client is misconfigured (a missing credential, an unknown environment...)."""
-
-
-class ValidationError(SatuSehatError, ValueError):
-    """Bad input caught before anything was sent."""
-
-
-class TransportError(SatuSehatError):
-    """The request failed below HTTP: connection refused or reset, DNS, TLS, dropped answer.
-
-    ``sent`` tells whether the request may have reached the server (``False`` only when
-    it provably did not, such as a refused connection). ``transient`` is False for
-    failures that retrying cannot heal (a TLS certificate problem).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        method: str = "",
-        url: str = "",
-        sent: bool = True,
-        transient: bool = True,
-    ):
-        super().__init__(message)
-        self.method = method
-        self.url = url
-        self.sent = sent
-        self.transient = transient
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Picklable (process pools, task queues) despite keyword-only arguments.
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
-class RequestTimeout(TransportError):
-    """No complete answer arrived within the configured timeout."""
-
-
-class ResponseTooLarge(TransportError):
-    """The answer (after decompression) exceeded the client's ``max_response_size``.
-
-    Reading stopped at the limit and the connection was dropped, so a hostile or broken
-    server cannot exhaust memory. Not transient: the same request would get the same
-    answer. ``limit`` is the size in bytes; ``status`` the HTTP status of the answer.
-    """
-
-    def __init__(self, message: str, *, method: str = "", url: str = "", limit: int, status: int):
-        super().__init__(message, method=method, url=url, sent=True, transient=False)
-        self.limit = limit
-        self.status = status
-
-
-class CircuitOpenError(SatuSehatError):
-    """The circuit breaker for a host is open: failing fast instead of piling on."""
-
-    def __init__(self, host: str, retry_in: float):
-        super().__init__(
-            f"circuit open for {host}: too many of its recent calls failed; "
-            f"retrying allowed in {retry_in:.1f}s"
-        )
-        self.host = host
-        self.retry_in = retry_in
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-
-class APIError(SatuSehatError):
-    """An HTTP error answer from SATUSEHAT.
-
-    Attributes:
-        status: the HTTP status code.
-        message: the server's own message, as well as it could be extracted.
-        request_id: the ``X-Request-Id`` header, for support tickets.
-        retry_after: the ``Retry-After`` header in seconds, when the server sent one.
-        body: the parsed body (an OperationOutcome, an envelope, or the text), or None.
-        method, url: the request (the URL never carries a secret).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        request_id: str | None = None,
-        body: Any = None,
-        method: str = "",
-        url: str = "",
-        retry_after: float | None = None,
-    ):
-        self.message = message
-        self.retry_after = retry_after
-        self.status = status
-        self.request_id = request_id
-        self.body = body
-        self.method = method
-        self.url = url
-        super().__init__(self._format())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.args, self.__dict__))
-
-    def _format(self) -> str:
-        text = f"HTTP {self.status}: {self.message}"
-        if self.request_id:
-            text += f" (X-Request-Id: {self.request_id})"
-        return text
-
-    @property
-    def operation_outcome(self) -> dict[str, Any] | None:
-        """The OperationOutcome carried by the answer, if it was one."""
-        if isinstance(self.body, dict) and self.body.get("resourceType") == "OperationOutcome":
-            return self.body
-        return None
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(status={self.status}, message={self.message!r}, "
-            f"request_id={self.request_id!r})"
-        )
-
-
-def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
-    """Unpickle an exception without calling its ``__init__``."""
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
-
-
-class BadRequestError(APIError):
-    """400/422: the server refused the request as invalid (or the patient has not opted in)."""
-
-
-class AuthenticationError(APIError):
-    """The token endpoint refused the credentials, or a 401 survived a token refresh."""
-
-
-class ForbiddenError(APIError):
-    """403: the credentials may not do this (often an HTML page from the gateway)."""
-
-
-class NotFoundError(APIError):
-    """404: no such resource (or a wrong URL, answered with an empty body)."""
-
-
-class ConflictError(APIError):
-    """409/412: a version conflict or a failed precondition."""
-
-
-class RateLimitError(APIError):
-    """429: too many requests. ``retry_after`` holds the server's advice in seconds."""
-
-
-class ServerError(APIError):
-    """5xx: the server or the gateway in front of it failed."""
-
-
-class ConsentError(APIError):
-    """HTTP 200 carrying an OperationOutcome ``suppressed``: data withheld (consent/privacy)."""
-
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {
     400: BadRequestError,
@@ -303,12 +132,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
-        from email.utils import parsedate_to_datetime
-
         try:
             when = parsedate_to_datetime(value)
-            import time
-
             current = time.time() if now is None else now
             seconds = when.timestamp() - current
         except (TypeError, ValueError, OverflowError, AttributeError):

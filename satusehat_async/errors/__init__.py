@@ -1,0 +1,60 @@
+"""The exception tree (:mod:`.tree`) and the pure decoding of error answers (:mod:`.decode`).
+
+Everything the library raises is a :class:`SatuSehatError`; each error answers for
+itself whether it may be retried, whether a write may have committed and whether it
+counts against the host (see :mod:`satusehat_async.errors.tree`).
+"""
+
+from __future__ import annotations
+
+from satusehat_async.errors.decode import (
+    body_summary,
+    consent_error_from_body,
+    decode_body,
+    error_from_response,
+    parse_retry_after,
+)
+from satusehat_async.errors.tree import (
+    DEFAULT_RETRY_STATUSES,
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    CircuitOpenError,
+    ConfigurationError,
+    ConflictError,
+    ConsentError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitError,
+    RequestTimeout,
+    ResponseTooLarge,
+    SatuSehatError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "DEFAULT_RETRY_STATUSES",
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConsentError",
+    "ForbiddenError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTimeout",
+    "ResponseTooLarge",
+    "SatuSehatError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "body_summary",
+    "consent_error_from_body",
+    "decode_body",
+    "error_from_response",
+    "parse_retry_after",
+]
