@@ -16,18 +16,22 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.config import Environment
     from satusehat_async.errors import (
+        AmbiguousMatchError,
         APIError,
         AuthenticationError,
         BadRequestError,
+        CheckpointError,
         CircuitOpenError,
         ConfigurationError,
         ConflictError,
         ConsentError,
+        CreateOutcomeUnknown,
         ForbiddenError,
         NotFoundError,
         RateLimitError,
         RequestTimeout,
         ResponseTooLarge,
+        ResumeRefused,
         SatuSehatError,
         ServerError,
         TransportError,
@@ -40,13 +44,16 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
 __all__ = [
     "APIError",
     "AccessToken",
+    "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigurationError",
     "ConflictError",
     "ConsentError",
+    "CreateOutcomeUnknown",
     "Environment",
     "ForbiddenError",
     "MemoryTokenStore",
@@ -57,6 +64,7 @@ __all__ = [
     "RequestEvent",
     "RequestTimeout",
     "ResponseTooLarge",
+    "ResumeRefused",
     "RetryPolicy",
     "SatuSehatClient",
     "SatuSehatError",
@@ -68,6 +76,10 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AmbiguousMatchError": "satusehat_async.errors",
+    "CheckpointError": "satusehat_async.errors",
+    "CreateOutcomeUnknown": "satusehat_async.errors",
+    "ResumeRefused": "satusehat_async.errors",
     "AccessToken": "satusehat_async.auth",
     "MemoryTokenStore": "satusehat_async.auth",
     "TokenStore": "satusehat_async.auth",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from satusehat_async import __version__
 from satusehat_async.auth import AccessToken, TokenProvider, TokenStore, token_cache_key
 from satusehat_async.config import Endpoints, Environment, Settings
+from satusehat_async.context import ResourceContext
 from satusehat_async.errors import SatuSehatError
 from satusehat_async.http.aiohttp_backend import AiohttpBackend
 from satusehat_async.http.backend import Backend, Timeout
@@ -37,6 +38,25 @@ if TYPE_CHECKING:
     from satusehat_async.patients import Patients
 
 __all__ = ["SatuSehatClient"]
+
+
+def _aiohttp_backend(
+    session: aiohttp.ClientSession | None,
+    connection_limit: int,
+    trace_configs: Sequence[aiohttp.TraceConfig],
+    proxy: str | None,
+    trust_env: bool,
+    verify_ssl: bool | ssl.SSLContext,
+) -> AiohttpBackend:
+    """The default backend: aiohttp, owning its session unless one is borrowed."""
+    return AiohttpBackend(
+        session=session,
+        connection_limit=connection_limit,
+        trace_configs=trace_configs,
+        # environment proxies for the owned session only: a borrowed one has its own
+        proxies=ProxyResolver(proxy, trust_env=trust_env and session is None),
+        verify_ssl=verify_ssl,
+    )
 
 
 class SatuSehatClient:
@@ -123,13 +143,8 @@ class SatuSehatClient:
         self._client_secret = client_secret.strip()
         self.connection_limit = connection_limit
         self._owns_backend = backend is None
-        self.backend: Backend = backend or AiohttpBackend(
-            session=session,
-            connection_limit=connection_limit,
-            trace_configs=trace_configs,
-            # environment proxies for the owned session only: a borrowed one has its own
-            proxies=ProxyResolver(proxy, trust_env=trust_env and session is None),
-            verify_ssl=verify_ssl,
+        self.backend: Backend = backend or _aiohttp_backend(
+            session, connection_limit, trace_configs, proxy, trust_env, verify_ssl
         )
         self._origins = Origins(self.endpoints)  # the token goes only to these
         warn_plain_http(self.endpoints)
@@ -139,6 +154,9 @@ class SatuSehatClient:
         self.transport.sleep = sleep or asyncio.sleep
         self.transport.monotonic = monotonic or time.monotonic
         self.transport.max_response_size = max_response_size
+        self.context = ResourceContext(
+            self.transport, self.endpoints, connection_limit=connection_limit
+        )
         self._msi: MSI | None = None
         self._patients: Patients | None = None
 
@@ -338,7 +356,7 @@ class SatuSehatClient:
         if self._msi is None:
             from satusehat_async.msi import MSI
 
-            self._msi = MSI(self)
+            self._msi = MSI(self.context)
         return self._msi
 
     @property
@@ -347,5 +365,5 @@ class SatuSehatClient:
         if self._patients is None:
             from satusehat_async.patients import Patients
 
-            self._patients = Patients(self)
+            self._patients = Patients(self.context)
         return self._patients

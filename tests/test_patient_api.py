@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -30,7 +29,7 @@ from satusehat_async.patients import (
     replace,
 )
 from satusehat_async.retry import RetryPolicy
-from satusehat_async.testing import Sandbox
+from satusehat_async.testing import MockBackend, Sandbox
 
 POST_PATIENT = "POST /fhir-r4/v1/Patient"
 PATIENT_PATH = "/fhir-r4/v1/Patient"
@@ -371,28 +370,6 @@ async def test_same_patient_created_concurrently_is_stored_once(
 # -- with a fake transport ---------------------------------------------------------------
 
 
-class FakeTransport:
-    """Answers GETs from a list of bodies; records the URLs asked for."""
-
-    def __init__(self, bodies: list[bytes]) -> None:
-        self.bodies = bodies
-        self.urls: list[str] = []
-        self.retry = RetryPolicy()
-
-    async def send(self, method: str, url: str, **kwargs: Any) -> Any:
-        params = kwargs.get("params")
-        self.urls.append(
-            url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
-        )
-        return SimpleNamespace(status=200, headers={}, body=self.bodies.pop(0))
-
-
-class FakeClient:
-    def __init__(self, transport: FakeTransport) -> None:
-        self.fhir_url = "http://gateway.local/fhir-r4/v1"
-        self.transport = transport
-
-
 def page(ids: list[str], next_url: str | None) -> bytes:
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
@@ -405,27 +382,39 @@ def page(ids: list[str], next_url: str | None) -> bytes:
 
 
 async def test_search_follows_next_pages_on_the_configured_host() -> None:
-    transport = FakeTransport(
-        [
-            page(
-                ["P1", "P2"],
-                "https://api-satusehat.example/fhir-r4/v1/Patient/?identifier=x&_page=2",
-            ),
-            page(["P3"], None),
-        ]
-    )
-    patients = Patients(FakeClient(transport))  # type: ignore[arg-type]
-    found = await patients.search(nik_ibu=MOTHERS[0])
+    bodies = [
+        page(
+            ["P1", "P2"], "https://api-satusehat.example/fhir-r4/v1/Patient/?identifier=x&_page=2"
+        ),
+        page(["P3"], None),
+    ]
+    asked: list[str] = []
+
+    def handler(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if request.url.startswith("http://gateway.local/oauth2/"):
+            return 200, {}, b'{"access_token": "t", "expires_in": "3600"}'
+        asked.append(request.url)
+        return 200, {}, bodies.pop(0)
+
+    backend = MockBackend(handler)
+    async with SatuSehatClient(
+        "id", "secret", base_url="http://gateway.local", backend=backend
+    ) as client:
+        found = await Patients(client).search(nik_ibu=MOTHERS[0])
     assert [p.id for p in found] == ["P1", "P2", "P3"]
     # the second page is asked of our own endpoint, never of the host the answer named
-    assert transport.urls[1] == "http://gateway.local/fhir-r4/v1/Patient?identifier=x&_page=2"
+    assert asked[1] == "http://gateway.local/fhir-r4/v1/Patient?identifier=x&_page=2"
 
 
 async def test_patients_objects_of_one_client_share_their_locks() -> None:
-    client = FakeClient(FakeTransport([]))
-    one, two = Patients(client), Patients(client)  # type: ignore[arg-type]
+    def handler(request: Any) -> tuple[int, bytes]:
+        return 500, b""
+
+    client = SatuSehatClient("id", "secret", backend=MockBackend(handler))
+    other = SatuSehatClient("id", "secret", backend=MockBackend(handler))
+    one, two = Patients(client), Patients(client)
     assert one._locks is two._locks
-    assert Patients(FakeClient(FakeTransport([])))._locks is not one._locks  # type: ignore[arg-type]
+    assert Patients(other)._locks is not one._locks
 
 
 # -- newborns: a birth order is required, twins are never merged ------------------------

@@ -14,6 +14,12 @@ from satusehat_async.errors.decode import (
     error_from_response,
     parse_retry_after,
 )
+from satusehat_async.errors.outcomes import (
+    AmbiguousMatchError,
+    CheckpointError,
+    CreateOutcomeUnknown,
+    ResumeRefused,
+)
 from satusehat_async.errors.tree import (
     DEFAULT_RETRY_STATUSES,
     APIError,
@@ -37,17 +43,21 @@ from satusehat_async.errors.tree import (
 __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "APIError",
+    "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
+    "CheckpointError",
     "CircuitOpenError",
     "ConfigurationError",
     "ConflictError",
     "ConsentError",
+    "CreateOutcomeUnknown",
     "ForbiddenError",
     "NotFoundError",
     "RateLimitError",
     "RequestTimeout",
     "ResponseTooLarge",
+    "ResumeRefused",
     "SatuSehatError",
     "ServerError",
     "TransportError",

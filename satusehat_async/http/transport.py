@@ -96,6 +96,11 @@ class Transport:
         return f"Transport(retry={self.retry!r}, breaker={self.breaker!r})"
 
     @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` every request carries."""
+        return self._user_agent
+
+    @property
     def proxies(self) -> Any:
         """The backend's proxy resolver, if it has one."""
         return getattr(self.backend, "proxies", None)

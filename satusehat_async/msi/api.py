@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from satusehat_async.context import context_of
 from satusehat_async.errors import ValidationError
 from satusehat_async.msi.decode import decode_page
 from satusehat_async.msi.models import FacilityPage
@@ -19,6 +20,7 @@ from satusehat_async.msi.query import (
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
+    from satusehat_async.context import ResourceContext
 
 __all__ = ["MSI", "MSI_PATH"]
 
@@ -55,20 +57,21 @@ def _positive(name: str, value: object) -> int:
 
 
 class MSI:
-    """The facility registry. Reached as ``client.msi``; built as ``MSI(client)``.
+    """The facility registry. Reached as ``client.msi``; built as ``MSI(client.context)``.
 
     Every filter takes the API's own parameter name; see :class:`FacilityQuery` for what
     is accepted. Arguments are validated when the iterator is created, before anything
     is sent (:class:`~satusehat_async.errors.ValidationError`).
     """
 
-    def __init__(self, client: SatuSehatClient) -> None:
-        self._client = client
+    def __init__(self, context: ResourceContext | SatuSehatClient) -> None:
+        # a SatuSehatClient is accepted too (earlier releases took it): its context
+        self._context = context_of(context)
 
     @property
     def url(self) -> str:
         """The facility endpoint URL."""
-        return self._client.masterdata_url + MSI_PATH
+        return self._context.endpoints.masterdata_url + MSI_PATH
 
     def pages(
         self,
@@ -136,9 +139,9 @@ class MSI:
                 lower_bound_updated_at=lower_bound_updated_at,
                 upper_bound_updated_at=upper_bound_updated_at,
             )
-        limit = min(_positive("concurrency", concurrency), self._client.connection_limit)
+        limit = min(_positive("concurrency", concurrency), self._context.connection_limit)
         return FacilityPages(
-            self._client.transport,
+            self._context,
             self.url,
             _query(query),
             page_size=validate_page_size(page_size),
@@ -202,7 +205,7 @@ class MSI:
         """Fetch one page of ``query`` (default: every named facility type), as sent."""
         query = _query(query) if query is not None else FacilityQuery.build()
         params = query.params(page=_positive("page", page), page_size=validate_page_size(page_size))
-        response = await self._client.transport.send("GET", self.url, params=params)
+        response = await self._context.send("GET", self.url, params=params)
         result, _ = decode_page(response.body, headers=response.headers, url=self.url)
         result.page = page
         return result

@@ -25,27 +25,13 @@ from typing import BinaryIO
 
 import msgspec
 
-from satusehat_async.errors import ValidationError
+from satusehat_async.errors import CheckpointError, ResumeRefused
 from satusehat_async.msi.export import DamagedExport, count_records_after, scan_export
 from satusehat_async.msi.query import MAX_PAGE_SIZE
 
 __all__ = ["Checkpoint", "CheckpointError", "ExportFile", "ResumeRefused", "checkpoint_path"]
 
 CHECKPOINT_VERSION = 1
-
-
-class ResumeRefused(ValidationError):
-    """The output cannot be written or resumed safely; ``str()`` says why (one line).
-
-    Raised before anything is sent and before the output is touched.
-    """
-
-
-class CheckpointError(ResumeRefused):
-    """The checkpoint does not match its output (damaged, edited or another file's).
-
-    ``str()`` says what does not match, in one line; the output is left untouched.
-    """
 
 
 class Checkpoint(msgspec.Struct, kw_only=True):

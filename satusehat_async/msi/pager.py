@@ -28,7 +28,8 @@ from satusehat_async.msi.query import FacilityQuery
 from satusehat_async.msi.stats import CrawlStats, TotalPageChange
 
 if TYPE_CHECKING:
-    from satusehat_async.transport import Response, Transport
+    from satusehat_async.context import ResourceContext
+    from satusehat_async.http.response import Response
 
 __all__ = ["CrawlStats", "FacilityPages", "FacilityStream", "TotalPageChange"]
 
@@ -87,12 +88,12 @@ def _keys_one_by_one(codes: list[str | None]) -> list[int | str | None]:
 class _Fetcher:
     """Fetches and decodes one page. Tasks hold this, never the iterator."""
 
-    __slots__ = ("page_size", "query", "semaphore", "transport", "url")
+    __slots__ = ("context", "page_size", "query", "semaphore", "url")
 
     def __init__(
-        self, transport: Transport, url: str, query: FacilityQuery, page_size: int, limit: int
+        self, context: ResourceContext, url: str, query: FacilityQuery, page_size: int, limit: int
     ) -> None:
-        self.transport = transport
+        self.context = context
         self.url = url
         self.query = query
         self.page_size = page_size
@@ -101,7 +102,7 @@ class _Fetcher:
     async def fetch(self, number: int) -> Response:
         params = self.query.params(page=number, page_size=self.page_size)
         async with self.semaphore:
-            return await self.transport.send("GET", self.url, params=params)
+            return await self.context.send("GET", self.url, params=params)
 
 
 class FacilityPages:
@@ -114,7 +115,7 @@ class FacilityPages:
 
     def __init__(
         self,
-        transport: Transport,
+        context: ResourceContext,
         url: str,
         query: FacilityQuery,
         *,
@@ -130,7 +131,7 @@ class FacilityPages:
         self.stats = CrawlStats()
         self._seen: set[int | str | None] = set(_keys(list(seen or ())))
         self.url = url
-        self._fetcher = _Fetcher(transport, url, query, page_size, concurrency)
+        self._fetcher = _Fetcher(context, url, query, page_size, concurrency)
         self._window = 2 * concurrency
         self._tasks: dict[int, asyncio.Task[Response]] = {}
         self._next_to_schedule = start_page

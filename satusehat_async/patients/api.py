@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from satusehat_async.context import context_of
 from satusehat_async.errors import ValidationError
+from satusehat_async.http.options import RequestOptions
 from satusehat_async.patients.answers import CreateResult, decode_patient, decode_search_bundle
 from satusehat_async.patients.idempotent import KeyedLocks, create_idempotently, plan_create
 from satusehat_async.patients.identifiers import (
@@ -32,6 +34,8 @@ from satusehat_async.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
+    from satusehat_async.context import ResourceContext
+    from satusehat_async.params import Params
     from satusehat_async.transport import Response
 
 __all__ = ["GENDERS", "SEARCH_COMBINATIONS", "Patients", "search_params"]
@@ -158,7 +162,8 @@ class Patients:
     """The Master Patient Index (``client.patients``).
 
     Args:
-        client: the :class:`~satusehat_async.SatuSehatClient` to send through.
+        client: the client's :class:`~satusehat_async.context.ResourceContext` to send
+            through (``SatuSehatClient.context``).
         retry: bounds and backoff of :meth:`create`'s re-sends (default: the client's).
         sleep: replaces ``asyncio.sleep`` between a failed create and its reconciliation
             (default: the client transport's, so tests inject one clock for everything).
@@ -168,7 +173,7 @@ class Patients:
 
     def __init__(
         self,
-        client: SatuSehatClient,
+        client: ResourceContext | SatuSehatClient,
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -178,14 +183,15 @@ class Patients:
             raise ValidationError("window must be a ReconcileWindow")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry must be a RetryPolicy")
-        self._client = client
+        # a SatuSehatClient is accepted too (earlier releases took it): its context
+        self._client = context_of(client)
         self._retry = retry
         self._sleep = sleep
         self.window = window or ReconcileWindow()
         """The newborns' reconciliation window (see :class:`ReconcileWindow`)."""
         state = (KeyedLocks(), CreateMemory())
         with contextlib.suppress(TypeError):  # a client that cannot be weakly referenced
-            state = _STATE_BY_CLIENT.setdefault(client, state)
+            state = _STATE_BY_CLIENT.setdefault(self._client, state)
         self._locks, self._memory = state
 
     def __repr__(self) -> str:
@@ -194,10 +200,26 @@ class Patients:
     @property
     def url(self) -> str:
         """The Patient endpoint, ``{fhir_url}/Patient``."""
-        return f"{self._client.fhir_url}/Patient"
+        return f"{self._client.endpoints.fhir_url}/Patient"
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> Response:
-        return await self._client.transport.send(method, url, **kwargs)
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> Response:
+        return await self._client.send(
+            method,
+            url,
+            params=params,
+            content=content,
+            headers=headers,
+            options=RequestOptions(**options),
+        )
 
     async def get(self, patient_id: str) -> Patient:
         """Read one Patient (``GET /Patient/{id}``); :class:`NotFoundError` if there is none."""
@@ -274,7 +296,7 @@ class Patients:
                 repeating the create is safe.
         """
         plan = plan_create(patient)
-        transport = self._client.transport
+        transport = self._client
         policy = self._retry or transport.retry
         # The transport's injected sleep and clock, so a test's fake clock covers these
         # waits too; one budget for every wait and request of this create.

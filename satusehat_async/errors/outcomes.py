@@ -1,0 +1,107 @@
+"""What a write or an export can end in besides success: errors with their own meaning.
+
+- :class:`AmbiguousMatchError`: several existing records match the one to create.
+- :class:`CreateOutcomeUnknown`: an ambiguous write whose outcome could not be learnt.
+- :class:`ResumeRefused` / :class:`CheckpointError`: an export that cannot be resumed safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from satusehat_async.errors.tree import SatuSehatError, ValidationError
+from satusehat_async.redact import redact_niks
+
+__all__ = ["AmbiguousMatchError", "CheckpointError", "CreateOutcomeUnknown", "ResumeRefused"]
+
+
+class AmbiguousMatchError(SatuSehatError):
+    """More than one existing record matches the patient to create: none is picked.
+
+    For a newborn: several babies of that mother with the same birth date, name and birth
+    order (or, for a single birth, several without a birth order). ``ids`` lists them.
+    """
+
+    def __init__(self, ids: Sequence[str], *, newborn: bool, after: SatuSehatError | None):
+        self.ids = tuple(ids)
+        what = (
+            "this newborn (mother's NIK, birth date, name and birth order)"
+            if newborn
+            else "this NIK"
+        )
+        message = (
+            f"{len(self.ids)} records ({', '.join(self.ids)}) match {what}: cannot tell "
+            "which one is meant, so none is returned; resolve the duplicates"
+        )
+        if after is not None:
+            message += (
+                f" (this create's own write failed ambiguously, {type(after).__name__}, "
+                "and may be one of them)"
+            )
+        super().__init__(message)
+
+
+class CreateOutcomeUnknown(SatuSehatError):
+    """A create whose write failed ambiguously, and whose record could not be found.
+
+    Either the search that should have told failed too (``cause``), or — for a newborn —
+    the record did not appear within the part of its window (:class:`ReconcileWindow`)
+    the retry budget allowed: a write can commit after its error, and searches lag. The
+    record may or may not have been stored. Repeating the same create is safe: it
+    searches before sending, and the same client writes a newborn again only after its
+    window has passed; from another process, repeat it after ``repeat_after`` seconds.
+
+    Attributes:
+        last_error: the ambiguous failure of the last write (timeout, dropped answer, 5xx).
+        cause: the error of the search that should have told whether it was stored
+            (also the exception's ``__cause__``); None when the searches worked but the
+            window was not over.
+        attempts: the number of writes sent.
+        repeat_after: seconds until the write can no longer appear (a newborn's window
+            ends); None when a repeat is safe at once (a NIK, which the server keeps unique).
+    """
+
+    def __init__(
+        self,
+        *,
+        last_error: SatuSehatError,
+        cause: BaseException | None = None,
+        attempts: int,
+        repeat_after: float | None = None,
+        resource_type: str = "Patient",
+    ):
+        self.resource_type = resource_type
+        self.last_error = last_error
+        self.cause = cause
+        self.attempts = attempts
+        self.repeat_after = repeat_after
+        if cause is not None:
+            why = f"the search to check whether it was stored failed too ({_describe(cause)})"
+        else:
+            why = "the record did not appear in searches within the time the retry budget left"
+        later = f"; from another process, only after {repeat_after:.1f}s" if repeat_after else ""
+        super().__init__(
+            f"the outcome of this {resource_type} create is unknown: its write "
+            f"(attempt {attempts}) failed ambiguously ({_describe(last_error)}) and {why}; "
+            "the record may or may not exist. Repeating the same create is safe: it "
+            f"searches before sending again{later}"
+        )
+
+
+def _describe(error: BaseException) -> str:
+    text = redact_niks(str(error))
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class ResumeRefused(ValidationError):
+    """The output cannot be written or resumed safely; ``str()`` says why (one line).
+
+    Raised before anything is sent and before the output is touched.
+    """
+
+
+class CheckpointError(ResumeRefused):
+    """The checkpoint does not match its output (damaged, edited or another file's).
+
+    ``str()`` says what does not match, in one line; the output is left untouched.
+    """
