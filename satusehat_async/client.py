@@ -194,6 +194,7 @@ class SatuSehatClient:
             timeout=timeout,
             hooks=[self.metrics.observe, *hooks],
             user_agent=f"satusehat-async/{__version__}",
+            connection_limit=self.connection_limit,
         )
 
     @classmethod

@@ -18,12 +18,16 @@ from satusehat_async.http.backend import BackendResponse
 if TYPE_CHECKING:
     from satusehat_async.auth import TokenProvider
 
-__all__ = ["BearerFlow", "token_problem"]
+__all__ = ["Authorize", "BearerFlow", "Exchange", "token_problem"]
 
 logger = logging.getLogger("satusehat_async.transport")
 
-Exchange = Callable[[Mapping[str, str]], Awaitable["BackendResponse | TransportError"]]
-"""Sends the request with these extra headers; a connection failure comes back as a value."""
+Authorize = Callable[[], Awaitable[Mapping[str, str]]]
+"""Gives the headers that authorize one attempt (called just before it leaves)."""
+
+Exchange = Callable[[Authorize], Awaitable["BackendResponse | TransportError"]]
+"""Sends the request, authorized by the headers ``Authorize`` gives just before it leaves;
+a connection failure comes back as a value."""
 
 _NO_PRODUCT = "NoApiProductMatchFound"
 
@@ -55,8 +59,16 @@ class BearerFlow:
     async def send(self, exchange: Exchange, where: str) -> BackendResponse | TransportError:
         """Run ``exchange`` with the token; replay once if the answer is a 401 about it."""
         while True:
-            token = (await self._tokens.token()).access_token
-            answer = await exchange({"Authorization": f"Bearer {token}"})
+            used: list[str] = []
+
+            async def authorize(used: list[str] = used) -> Mapping[str, str]:
+                # Asked for once the attempt holds its connection slot and rate-limit
+                # turn, so the token is as fresh as it can be when the request leaves.
+                token = (await self._tokens.token()).access_token
+                used.append(token)
+                return {"Authorization": f"Bearer {token}"}
+
+            answer = await exchange(authorize)
             if (
                 self.replayed
                 or not isinstance(answer, BackendResponse)
@@ -65,5 +77,5 @@ class BearerFlow:
                 return answer
             # Expired or revoked: refresh once and replay, without spending a retry.
             self.replayed = True
-            await self._tokens.invalidate(token)
+            await self._tokens.invalidate(used[-1])
             logger.info("%s: 401, refreshing the token, replaying", where)

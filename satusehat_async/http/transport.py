@@ -31,7 +31,7 @@ from satusehat_async.http.backend import (
     BackendResponse,
     Timeout,
 )
-from satusehat_async.http.bearer import BearerFlow
+from satusehat_async.http.bearer import Authorize, BearerFlow
 from satusehat_async.http.classify import classify
 from satusehat_async.http.observe import observe
 from satusehat_async.http.options import RequestOptions, as_timeout
@@ -75,8 +75,13 @@ class Transport:
         hooks: Sequence[Hook] = (),
         user_agent: str = "satusehat-async",
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        connection_limit: int | None = None,
     ) -> None:
         self.backend = backend
+        # Authenticated attempts take a slot before their token, so none waits for a
+        # pooled connection (or the rate limit) holding a token that expires meanwhile.
+        # Token requests take none: a waiter holding a slot never starves the refresh.
+        self._slots = asyncio.Semaphore(connection_limit) if connection_limit else None
         self.tokens = tokens
         self.retry = retry
         self.breaker = breaker
@@ -202,11 +207,11 @@ class Transport:
     ) -> Response | SatuSehatError:
         """Stage 3, the bearer token (with its one replay); then the answer classified."""
 
-        def exchange(extra: Mapping[str, str]) -> Awaitable[BackendResponse | TransportError]:
-            return self._send_single_request(request, options, extra, attempt)
+        def exchange(authorize: Authorize | None) -> Awaitable[BackendResponse | TransportError]:
+            return self._send_single_request(request, options, authorize, attempt)
 
         if flow is None:
-            answer = await exchange({})
+            answer = await exchange(None)
         else:
             answer = await flow.send(exchange, f"{request.method} {request.url.host}")
         if isinstance(answer, TransportError):
@@ -217,16 +222,32 @@ class Transport:
         self,
         request: Request,
         options: RequestOptions,
-        extra: Mapping[str, str],
+        authorize: Authorize | None,
         attempt: int,
     ) -> BackendResponse | TransportError:
-        """Stage 4, one attempt: the rate limit, the exchange, its observation."""
+        """Stage 4, one attempt: a connection slot, the rate limit, then the token (as late
+        as possible, so it is fresh when it leaves), the exchange and its observation."""
+        if authorize is None or self._slots is None:
+            return await self._exchange(request, options, authorize, attempt)
+        async with self._slots:
+            return await self._exchange(request, options, authorize, attempt)
+
+    async def _exchange(
+        self,
+        request: Request,
+        options: RequestOptions,
+        authorize: Authorize | None,
+        attempt: int,
+    ) -> BackendResponse | TransportError:
         if self.limiter is not None:
             await self.limiter.acquire()
+        headers = request.headers
+        if authorize is not None:
+            headers = {**headers, **(await authorize())}
         wire = BackendRequest(
             request.method,
             str(request.url),
-            {**request.headers, **extra} if extra else request.headers,
+            headers,
             request.body,
             options.timeout or self.timeout,
             self.max_response_size,
