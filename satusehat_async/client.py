@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from satusehat_async import __version__
 from satusehat_async.auth import AccessToken, TokenProvider, TokenStore, token_cache_key
+from satusehat_async.auth.fetch import TOKEN_RETRY as TOKEN_RETRY  # its earlier home
+from satusehat_async.auth.fetch import fetch_token
+from satusehat_async.auth.origins import Origins, warn_plain_http
 from satusehat_async.config import Endpoints, Environment, Settings
 from satusehat_async.context import ResourceContext
 from satusehat_async.errors import SatuSehatError
@@ -25,11 +28,8 @@ from satusehat_async.http.retry import RetryPolicy
 from satusehat_async.http.transport import Transport
 from satusehat_async.metrics import Hook, Metrics
 from satusehat_async.options import DEFAULT_MAX_RESPONSE_SIZE, Default, check_arguments
-from satusehat_async.origins import Origins, warn_plain_http
 from satusehat_async.params import Params
 from satusehat_async.proxies import ProxyResolver
-from satusehat_async.token_fetch import TOKEN_RETRY as TOKEN_RETRY  # its earlier home
-from satusehat_async.token_fetch import fetch_token
 
 if TYPE_CHECKING:
     import aiohttp

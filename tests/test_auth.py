@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
-from _support import FakeClock
+from _support import FakeClock, RecordingSleep
 
-from satusehat_async import AuthenticationError, MemoryTokenStore
+from satusehat_async import AuthenticationError, MemoryTokenStore, SatuSehatClient
 from satusehat_async.auth import AccessToken, TokenProvider, decode_token_response
+from satusehat_async.errors import ValidationError
+from satusehat_async.http import BackendRequest
+from satusehat_async.http.retry import RetryPolicy
+from satusehat_async.testing import MockBackend
 
 SATUSEHAT_ANSWER = {
     "refresh_token_expires_in": "0",
@@ -235,3 +245,140 @@ async def test_store_down_falls_back_to_process_cache(
     assert (await provider.token()).access_token == "t1"
     assert fetch.calls == 1
     assert "token store unavailable" in caplog.text
+
+
+# -- issue 10: the auth/ package ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_redis_store_is_a_plain_attribute_of_the_auth_package() -> None:
+    import satusehat_async.auth as auth
+    import satusehat_async.auth.redis
+    import satusehat_async.redis_store
+
+    assert "__getattr__" not in vars(auth)  # no module hook importing back into auth
+    assert vars(auth)["RedisTokenStore"] is satusehat_async.auth.redis.RedisTokenStore
+    assert satusehat_async.redis_store.RedisTokenStore is auth.RedisTokenStore
+
+
+def test_old_module_paths_still_import_the_same_objects() -> None:
+    import satusehat_async.auth.fetch
+    import satusehat_async.auth.origins
+    import satusehat_async.client
+    import satusehat_async.origins
+    import satusehat_async.token_fetch
+
+    assert satusehat_async.token_fetch.fetch_token is satusehat_async.auth.fetch.fetch_token
+    assert satusehat_async.token_fetch.TOKEN_RETRY is satusehat_async.auth.TOKEN_RETRY
+    assert satusehat_async.client.TOKEN_RETRY is satusehat_async.auth.TOKEN_RETRY
+    assert satusehat_async.origins.Origins is satusehat_async.auth.origins.Origins
+
+
+_WITHOUT_REDIS = """
+import sys
+import satusehat_async.auth
+assert not [m for m in sys.modules if m.split(".")[0] == "redis"], "redis imported eagerly"
+sys.modules["redis"] = None  # from here on, as if the extra were not installed
+from satusehat_async.auth import RedisTokenStore
+from satusehat_async.errors import SatuSehatError
+try:
+    RedisTokenStore("redis://127.0.0.1:6379/0")
+except SatuSehatError as exc:
+    print(exc)
+"""
+
+
+def test_without_redis_the_store_imports_and_names_the_extra() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_REDIS],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.stdout.splitlines() == [
+        "RedisTokenStore needs the redis package: pip install 'satusehat-async[redis]'"
+    ]
+
+
+def _held_back_for(error: AuthenticationError) -> int:
+    found = re.search(r"not asking again for (\d+)s", str(error))
+    assert found is not None, str(error)
+    return int(found.group(1))
+
+
+async def test_hold_back_is_the_retry_engines_schedule(clock: FakeClock) -> None:
+    """15 s, 30 s, then 60 s per failure in a row: a RetryPolicy's delays without jitter."""
+    fetch = CountingFetch(clock)
+    fetch.fail_with = AuthenticationError("boom", status=500)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    held: list[int] = []
+    for _ in range(4):
+        with pytest.raises(AuthenticationError, match="boom"):
+            await provider.token()
+        with pytest.raises(AuthenticationError, match="not asking again") as info:
+            await provider.token()
+        held.append(_held_back_for(info.value))
+        clock.advance(held[-1])  # exactly the hold-back: the endpoint is asked again
+    assert held == [15, 30, 60, 60]
+    assert fetch.calls == 4
+    engine = RetryPolicy(base_delay=15.0, max_delay=60.0, jitter=None).delays()
+    assert list(islice(provider.hold_back.waits(), 4)) == list(islice(engine, 4))
+    assert isinstance(provider.hold_back.schedule, RetryPolicy)
+
+
+async def test_a_rejection_holds_back_longest_and_counts_in_the_row(clock: FakeClock) -> None:
+    fetch = CountingFetch(clock)
+    fetch.fail_with = AuthenticationError("ClientId is Invalid", status=401)
+    provider = TokenProvider(fetch, key="k", clock=clock)
+    with pytest.raises(AuthenticationError, match="ClientId is Invalid"):
+        await provider.token()
+    with pytest.raises(AuthenticationError, match="not asking again") as info:
+        await provider.token()
+    assert _held_back_for(info.value) == 60
+    clock.advance(60)
+    fetch.fail_with = AuthenticationError("boom", status=500)
+    with pytest.raises(AuthenticationError, match="boom"):
+        await provider.token()
+    with pytest.raises(AuthenticationError, match="not asking again") as info:
+        await provider.token()
+    assert _held_back_for(info.value) == 30  # the second failure in a row
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"failure_cooldown": -1.0},
+        {"max_failure_cooldown": float("nan")},
+        {"failure_cooldown": "15"},
+    ],
+)
+def test_hold_back_values_are_checked(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="hold-back"):
+        TokenProvider(CountingFetch(FakeClock()), key="k", **kwargs)
+
+
+async def test_token_fetch_retries_once_on_the_one_retry_loop() -> None:
+    """The fetch runs the transport's loop under TOKEN_RETRY: two attempts, not the client's."""
+    attempts: list[str] = []
+
+    def handler(request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        attempts.append(request.url)
+        return 503, {}, b"busy"
+
+    sleep = RecordingSleep()
+    client = SatuSehatClient(
+        "cid",
+        "csecret",
+        base_url="https://satusehat.test",
+        backend=MockBackend(handler),
+        retry=RetryPolicy(max_attempts=5),
+        sleep=sleep,
+    )
+    async with client:
+        with pytest.raises(AuthenticationError, match="token request refused"):
+            await client.get_token()
+    assert len(attempts) == 2
+    assert len(sleep.waits) == 1 and 0.0 <= sleep.waits[0] <= 2.0
