@@ -1,23 +1,19 @@
 """Issue 9, the transport's part: bounded answers, total error decoding, a rate-based
 circuit breaker, origins for the token, proxies, argument checks, URL credentials.
 
-Servers (the hostile ones and a tiny HTTP proxy) run in the test on 127.0.0.1.
+The request stages run on MockBackend (no socket); reading bounded answers off a real
+socket (item 1) is the aiohttp backend's work, tested in ``test_aiohttp_backend.py``.
 """
 
 from __future__ import annotations
 
-import gc
 import pickle
-import tracemalloc
-import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import pytest
-from _support import FakeClock, RecordingSleep
-from aiohttp import web
-from conftest import ServerFactory
+from _support import FakeClock, RecordingSleep, Routes
 from hypothesis import example, given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -26,172 +22,62 @@ from satusehat_async import (
     APIError,
     CircuitBreaker,
     CircuitOpenError,
-    ResponseTooLarge,
     SatuSehatClient,
-    SatuSehatError,
     ServerError,
     ValidationError,
 )
 from satusehat_async.errors import error_from_response, parse_retry_after
+from satusehat_async.http import BackendRequest
 from satusehat_async.metrics import redact_url
 from satusehat_async.transport import Response
 
-MiB = 1024 * 1024
 DEEP = b"[" * 1000 + b"]" * 1000  # 2 KB that every recursive decoder chokes on
+JSON = {"Content-Type": "application/json"}
 
 
-def token_app() -> web.Application:
-    """An app with a token endpoint; tests add their routes."""
-
-    async def token(request: web.Request) -> web.Response:
-        return web.json_response({"access_token": "tok", "expires_in": "3600"})
-
-    app = web.Application()
-    app.router.add_post("/oauth2/v1/accesstoken", token)
-    return app
+# No socket is opened: MockBackend answers, so these loopback URLs only name the hosts.
+BASE = "http://127.0.0.1:8080"
+OTHER = "http://127.0.0.1:8081"
 
 
-def client_for(base: str, **kwargs: Any) -> SatuSehatClient:
+def token_app() -> Routes:
+    """A scripted server with a token endpoint; tests add their routes."""
+    routes = Routes()
+    routes.post(
+        f"{BASE}/oauth2/v1/accesstoken",
+        (200, {"access_token": "tok", "expires_in": "3600"}),
+        repeat=True,
+    )
+    return routes
+
+
+def client_for(base: str, routes: Routes, **kwargs: Any) -> SatuSehatClient:
     kwargs.setdefault("sleep", RecordingSleep())
     kwargs.setdefault("trust_env", False)
-    return SatuSehatClient("cid", "csecret", base_url=base, **kwargs)
+    return SatuSehatClient("cid", "csecret", base_url=base, backend=routes.backend, **kwargs)
 
 
-# -- 1. a maximum answer size ---------------------------------------------------------
-
-
-class Streamer:
-    """Streams ``total`` bytes of JSON-ish filler in 64 KiB chunks, counting what it wrote."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.written = 0
-        self.chunk = b" " * 65_536
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        try:
-            while self.written < self.total:
-                await response.write(self.chunk)
-                self.written += len(self.chunk)
-        except (ConnectionError, RuntimeError):
-            pass  # the client hung up: exactly what a bounded reader does
-        return response
-
-
-async def peak_of(work: Callable[[], Awaitable[Any]]) -> tuple[Any, int]:
-    """Run ``work``; return its result or exception and the peak traced memory in bytes."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        try:
-            result: Any = await work()
-        except SatuSehatError as exc:
-            result = exc
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-async def test_a_huge_body_stops_at_the_limit_with_bounded_memory(serve: ServerFactory) -> None:
-    app = token_app()
-    streamer = Streamer(total=512 * MiB)
-    app.router.add_get("/big", streamer.handle)
-    base = await serve(app)
-    async with client_for(base, max_response_size=2 * MiB) as client:
-        await client.get_token()
-        error, peak = await peak_of(lambda: client.request("GET", "/big"))
-    assert isinstance(error, ResponseTooLarge)
-    assert error.limit == 2 * MiB and error.status == 200
-    assert "max_response_size" in str(error)
-    assert not error.transient  # the same request gets the same answer: no retry
-    assert peak < 24 * MiB  # the body was never held whole
-    assert streamer.written < 64 * MiB  # reading stopped early, the connection was dropped
-
-
-async def test_a_declared_length_over_the_limit_is_refused_before_reading(
-    serve: ServerFactory,
-) -> None:
-    app = token_app()
-
-    async def big(request: web.Request) -> web.Response:
-        return web.Response(body=b"x" * (3 * MiB), content_type="application/json")
-
-    app.router.add_get("/big", big)
-    base = await serve(app)
-    sleep = RecordingSleep()
-    async with client_for(base, max_response_size=1 * MiB, sleep=sleep) as client:
-        with pytest.raises(ResponseTooLarge):
-            await client.request("GET", "/big")
-        assert sleep.waits == []  # not retried
-        assert client.transport.breaker is not None
-        assert client.transport.breaker.failure_rate(base.removeprefix("http://")) is None
-
-
-def gzip_of_zeros(size: int) -> bytes:
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip container
-    zeros = bytes(MiB)
-    parts = [packer.compress(zeros) for _ in range(size // MiB)]
-    return b"".join(parts) + packer.flush()
-
-
-async def test_a_gzip_bomb_is_stopped_by_its_decompressed_size(serve: ServerFactory) -> None:
-    bomb = gzip_of_zeros(256 * MiB)
-    assert len(bomb) < 1 * MiB  # small on the wire, 256 MiB inflated
-    app = token_app()
-
-    async def handler(request: web.Request) -> web.Response:
-        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-        return web.Response(body=bomb, headers=headers)
-
-    app.router.add_get("/bomb", handler)
-    base = await serve(app)
-    async with client_for(base, max_response_size=4 * MiB) as client:
-        await client.get_token()
-        error, peak = await peak_of(lambda: client.request("GET", "/bomb"))
-    assert isinstance(error, ResponseTooLarge)
-    assert peak < 32 * MiB
-
-
-async def test_answers_within_the_limit_are_read_whole_gzip_included(serve: ServerFactory) -> None:
-    page = msgspec.json.encode({"data": [{"nama": "Klinik " + str(i)} for i in range(40_000)]})
-    assert len(page) > 512 * 1024
-    app = token_app()
-
-    async def handler(request: web.Request) -> web.Response:
-        packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-        body = packer.compress(page) + packer.flush()
-        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-        return web.Response(body=body, headers=headers)
-
-    app.router.add_get("/page", handler)
-    base = await serve(app)
-    async with client_for(base, max_response_size=len(page)) as client:  # exactly fits
-        data = await client.request("GET", "/page")
-    assert len(data["data"]) == 40_000
-    default = SatuSehatClient("cid", "csecret")
-    # A 2000-row page of the local sandbox is about 1.8 MB: the default leaves 35x room.
-    assert default.transport.max_response_size == 64 * MiB
+# -- 1. a maximum answer size: see test_aiohttp_backend.py (and the MockBackend's own
+# limit in test_mock_backend.py) -----------------------------------------------------
 
 
 # -- 2. hostile JSON: a library error, 5xx still retried --------------------------------
 
 
-async def test_deep_json_in_a_5xx_is_a_server_error_and_retried(serve: ServerFactory) -> None:
+async def test_deep_json_in_a_5xx_is_a_server_error_and_retried() -> None:
     app = token_app()
     calls = []
 
-    async def flaky(request: web.Request) -> web.Response:
+    def flaky(request: BackendRequest) -> Any:
         calls.append(1)
         if len(calls) <= 2:
-            return web.Response(status=503, body=DEEP, content_type="application/json")
-        return web.json_response({"ok": 1})
+            return 503, JSON, DEEP
+        return 200, {"ok": 1}
 
-    app.router.add_get("/flaky", flaky)
-    base = await serve(app)
+    app.get(f"{BASE}/flaky", flaky, repeat=True)
+    base = BASE
     sleep = RecordingSleep()
-    async with client_for(base, sleep=sleep) as client:
+    async with client_for(base, app, sleep=sleep) as client:
         assert await client.request("GET", "/flaky") == {"ok": 1}
     assert len(calls) == 3 and len(sleep.waits) == 2
 
@@ -264,16 +150,12 @@ def test_a_2xx_with_deep_json_is_an_api_error() -> None:
         response.json()
 
 
-async def test_a_2xx_with_deep_json_mentioning_suppressed(serve: ServerFactory) -> None:
+async def test_a_2xx_with_deep_json_mentioning_suppressed() -> None:
     app = token_app()
     body = b'{"resourceType":"OperationOutcome","issue":' + DEEP + b',"x":"suppressed"}'
-
-    async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app.router.add_get("/odd", handler)
-    base = await serve(app)
-    async with client_for(base) as client:
+    app.get(f"{BASE}/odd", (200, JSON, body))
+    base = BASE
+    async with client_for(base, app) as client:
         with pytest.raises(APIError, match="nested too deeply"):
             await client.request("GET", "/odd")
 
@@ -281,31 +163,29 @@ async def test_a_2xx_with_deep_json_mentioning_suppressed(serve: ServerFactory) 
 # -- 3. the circuit breaker judges a failure rate ----------------------------------------
 
 
-def writes_app(pattern: Callable[[int], bool]) -> tuple[web.Application, list[int]]:
+def writes_app(pattern: Callable[[int], bool]) -> tuple[Routes, list[int]]:
     """POST /write fails (500) where ``pattern(n)`` is True for the n-th write (from 0)."""
     app = token_app()
     seen: list[int] = []
 
-    async def write(request: web.Request) -> web.Response:
+    def write(request: BackendRequest) -> Any:
         n = len(seen)
         seen.append(n)
         if pattern(n):
-            return web.Response(status=500, text="commit unknown", content_type="text/plain")
-        return web.json_response({"id": n}, status=201)
+            return 500, {"Content-Type": "text/plain"}, "commit unknown"
+        return 201, {"id": n}
 
-    app.router.add_post("/write", write)
+    app.post(f"{BASE}/write", write, repeat=True)
     return app, seen
 
 
-async def test_a_35_percent_fault_rate_never_opens_the_default_breaker(
-    serve: ServerFactory,
-) -> None:
+async def test_a_35_percent_fault_rate_never_opens_the_default_breaker() -> None:
     # 13 good writes, then 7 failing in a row, over and over: 35 % fail, and runs of 7
     # consecutive failures (the old breaker opened at 5 and failed healthy work).
     app, seen = writes_app(lambda n: n % 20 >= 13)
-    base = await serve(app)
+    base = BASE
     failed = 0
-    async with client_for(base) as client:
+    async with client_for(base, app) as client:
         for _ in range(300):
             try:
                 await client.request("POST", "/write", json={})
@@ -320,12 +200,12 @@ async def test_a_35_percent_fault_rate_never_opens_the_default_breaker(
     assert failed == 105 and len(seen) == 300
 
 
-async def test_a_failing_host_opens_the_circuit_after_minimum_calls(serve: ServerFactory) -> None:
+async def test_a_failing_host_opens_the_circuit_after_minimum_calls() -> None:
     app, seen = writes_app(lambda n: n >= 10)
-    base = await serve(app)
+    base = BASE
     clock = FakeClock(0.0)
     breaker = CircuitBreaker(0.5, minimum_calls=20, window_size=40, cooldown=30.0, clock=clock)
-    async with client_for(base, circuit_breaker=breaker) as client:
+    async with client_for(base, app, circuit_breaker=breaker) as client:
         outcomes = []
         for _ in range(40):
             try:
@@ -377,23 +257,23 @@ def test_old_outcomes_leave_the_window() -> None:
     assert breaker.state("h") == "closed" and breaker.failure_rate("h") == 0.25
 
 
-async def test_circuit_breaker_none_disables_it(serve: ServerFactory) -> None:
+async def test_circuit_breaker_none_disables_it() -> None:
     app, _ = writes_app(lambda n: True)
-    base = await serve(app)
+    base = BASE
     assert isinstance(SatuSehatClient("a", "b").transport.breaker, CircuitBreaker)
-    async with client_for(base, circuit_breaker=None) as client:
+    async with client_for(base, app, circuit_breaker=None) as client:
         assert client.transport.breaker is None
         for _ in range(50):
             with pytest.raises(ServerError):
                 await client.request("POST", "/write", json={})
 
 
-async def test_uncounted_failures_and_recorded_outcomes(serve: ServerFactory) -> None:
+async def test_uncounted_failures_and_recorded_outcomes() -> None:
     app, _ = writes_app(lambda n: n % 2 == 1)
-    base = await serve(app)
+    base = BASE
     clock = FakeClock(0.0)
     breaker = CircuitBreaker(0.5, minimum_calls=2, window_size=10, clock=clock)
-    async with client_for(base, circuit_breaker=breaker) as client:
+    async with client_for(base, app, circuit_breaker=breaker) as client:
         transport = client.transport
         host = base.removeprefix("http://")
         url = base + "/write"
@@ -430,16 +310,17 @@ async def test_token_only_to_the_configured_scheme_host_and_port(url: str) -> No
             await client.request("GET", url)
 
 
-async def test_the_default_port_is_the_same_origin(serve: ServerFactory) -> None:
+async def test_the_default_port_is_the_same_origin() -> None:
     app = token_app()
 
-    async def data(request: web.Request) -> web.Response:
-        return web.json_response({"auth": request.headers.get("Authorization")})
+    def data(request: BackendRequest) -> Any:
+        return 200, {"auth": request.headers.get("Authorization")}
 
-    app.router.add_get("/d", data)
-    base = await serve(app)
-    other = await serve(app)
-    async with client_for(base) as client:
+    app.get(f"{BASE}/d", data, repeat=True)
+    app.get(f"{OTHER}/d", data, repeat=True)
+    base = BASE
+    other = OTHER
+    async with client_for(base, app) as client:
         assert await client.request("GET", base + "/d") == {"auth": "Bearer tok"}
         with pytest.raises(ValidationError):
             await client.request("GET", other + "/d")  # same host, another port

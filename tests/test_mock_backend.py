@@ -128,6 +128,15 @@ async def test_mock_backend_drives_the_whole_client(no_sockets: list[str]) -> No
     assert len(posts) == 1 and posts[0].json()["identifier"][0]["value"] == NIK
 
 
+async def test_the_socket_guard_catches_a_client_that_does_connect(no_sockets: list[str]) -> None:
+    # The control for the test above: the same client on its default (aiohttp) backend
+    # trips the guard, so "no_sockets == []" there is a finding, not a blind spot.
+    async with SatuSehatClient("cid", "csecret", base_url="http://127.0.0.1:9") as client:
+        with pytest.raises(AssertionError, match=r"socket was opened|asked for a connection"):
+            await client.get_token()
+    assert no_sockets
+
+
 async def test_handler_answers_in_every_documented_form() -> None:
     async def handler(request: BackendRequest) -> Any:  # a coroutine handler
         path = request.url.split("?")[0]
