@@ -15,7 +15,7 @@ from satusehat_async import (
     ServerError,
     TransportError,
 )
-from satusehat_async.testing import Sandbox
+from satusehat_async.sandbox import Sandbox
 
 MSI = "/masterdata/v1/mastersaranaindex/mastersarana"
 PARAMS = {"jenis_sarana": [103, 104], "limit": 5, "page": 1}

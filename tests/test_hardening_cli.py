@@ -26,7 +26,7 @@ import pytest
 
 from satusehat_async import Environment
 from satusehat_async.cli.main import build_parser, client_from_args, main, name_flags
-from satusehat_async.testing import Sandbox, ThreadedSandbox
+from satusehat_async.sandbox import Sandbox, ThreadedSandbox
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and pty")
 

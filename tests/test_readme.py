@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from satusehat_async.testing import Sandbox, ThreadedSandbox
+from satusehat_async.sandbox import Sandbox, ThreadedSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPETS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), re.M | re.S)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from satusehat_async.testing import Sandbox
+from satusehat_async.sandbox import Sandbox
 
 MSI = "/masterdata/v1/mastersaranaindex/mastersarana"
 

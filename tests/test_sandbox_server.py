@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from satusehat_async.testing import FAULT_KINDS, Sandbox
+from satusehat_async.sandbox import FAULT_KINDS, Sandbox
 
 TOKEN = "/oauth2/v1/accesstoken"
 MSI = "/masterdata/v1/mastersaranaindex/mastersarana"
@@ -440,3 +440,96 @@ async def test_ambiguous_fault_waits_for_an_authorised_write(
         assert resp.status == 500
     assert len(sb.patients) == 1
     assert sb.faults.pending == []
+
+
+# -- where the sandbox lives (issue 10) -------------------------------------------------------
+
+# old path under satusehat_async.testing -> some of its names and their home in the sandbox
+OLD_SUBMODULES = {
+    "server": {
+        "LocalSandbox": "server",
+        "Sandbox": "server",
+        "SandboxStats": "stats",
+        "MSI_PATH": "routes",
+    },
+    "patients": {"PatientStore": "patients", "CreateAnswer": "patients", "check_lag": "fhir"},
+    "msi": {"MsiFilter": "msi", "parse_msi_query": "msi", "MAX_LIMIT": "msi"},
+    "registry": {"Registry": "registry", "FacilityMeta": "registry"},
+    "faults": {"FaultPlan": "faults", "FAULT_KINDS": "faults", "TOKEN_PATH": "faults"},
+    "tokens": {"OMIT": "tokens", "TokenIssuer": "tokens"},
+    "data": {
+        "FacilityGenerator": "facilities",
+        "Row": "facilities",
+        "STATUS_SARANA": "facility_tables",
+    },
+    "geography": {"build_map": "geography", "Province": "geography"},
+    "fhir": {"Answer": "fhir", "apply_replace": "fhir", "mask_nik": "fhir"},
+    "threaded": {"ThreadedSandbox": "threaded"},
+}
+
+
+def test_the_sandbox_package_exports_the_names_testing_does() -> None:
+    import satusehat_async.sandbox as sandbox
+    import satusehat_async.testing as testing
+
+    assert sandbox.LocalSandbox is sandbox.Sandbox is Sandbox
+    assert sandbox.LocalSandbox.__name__ == "LocalSandbox"  # the unmistakable name
+    for name in sandbox.__all__:
+        assert getattr(testing, name) is getattr(sandbox, name), name
+    assert set(sandbox.__all__) | {"MockBackend"} == set(testing.__all__)
+
+
+@pytest.mark.parametrize("old", sorted(OLD_SUBMODULES))
+def test_old_submodule_paths_still_import_with_a_deprecation_warning(
+    old: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    name = f"satusehat_async.testing.{old}"
+    monkeypatch.delitem(sys.modules, name, raising=False)  # import it afresh
+    with pytest.warns(DeprecationWarning, match=rf"{name} has moved to satusehat_async\.sandbox"):
+        module = importlib.import_module(name)
+    for attribute, home in OLD_SUBMODULES[old].items():
+        new = importlib.import_module(f"satusehat_async.sandbox.{home}")
+        assert getattr(module, attribute) is getattr(new, attribute), attribute
+        assert attribute in module.__all__
+
+
+def test_the_sandbox_shares_no_protocol_code_with_the_client() -> None:
+    """An independent oracle: of the client's package it imports the error types only
+    (and, in ``LocalSandbox.client()``, the client it hands out)."""
+    import ast
+    from pathlib import Path
+
+    import satusehat_async.sandbox as sandbox
+
+    allowed = {"satusehat_async.errors", "satusehat_async.client"}
+    seen: set[str] = set()
+    for path in Path(sandbox.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                seen.add("relative")
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            seen.update(n for n in names if n.startswith("satusehat_async") and ".sandbox" not in n)
+    assert seen <= allowed, seen - allowed
+
+
+def test_importing_the_testing_package_starts_no_sandbox() -> None:
+    """The pytest plugin imports satusehat_async.testing in every test run: nothing heavy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, satusehat_async.testing.pytest_plugin\n"
+        "heavy = [m for m in sys.modules if m.startswith('satusehat_async.sandbox') "
+        "or m == 'aiohttp.web']\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -24,7 +24,8 @@ from satusehat_async.errors import SatuSehatError
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.msi.pager import CrawlStats
-    from satusehat_async.testing import Sandbox
+    from satusehat_async.patients import Patients
+    from satusehat_async.sandbox import LocalSandbox
 
 __all__ = ["register"]
 
@@ -91,10 +92,10 @@ def _say(text: str = "") -> None:
 async def demo_command(args: argparse.Namespace) -> int:
     """Run ``satusehat demo``; returns the exit code."""
     _check(args)
-    from satusehat_async.testing import Sandbox
+    from satusehat_async.sandbox import LocalSandbox
 
     started = time.monotonic()
-    sandbox = Sandbox(
+    sandbox = LocalSandbox(
         facilities=args.facilities,
         seed=args.seed,
         latency=args.latency_ms / 1000.0,
@@ -122,7 +123,7 @@ async def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _crawl(client: SatuSehatClient, sandbox: Sandbox, args: argparse.Namespace) -> None:
+async def _crawl(client: SatuSehatClient, sandbox: LocalSandbox, args: argparse.Namespace) -> None:
     by_type: Counter[str] = Counter()
     by_province: Counter[tuple[str, str]] = Counter()
     with_coordinates = 0
@@ -202,22 +203,42 @@ def _summarise_crawl(
         _say("     " + "   ".join(cells[row::rows]))
 
 
-async def _patients(client: SatuSehatClient, sandbox: Sandbox) -> None:
-    from satusehat_async.patients import replace
+_NIK_SYSTEM = "https://fhir.kemkes.go.id/id/nik"
+_NIK_IBU_SYSTEM = "https://fhir.kemkes.go.id/id/nik-ibu"
 
+
+def _person(
+    system: str, nik: str, name: str, gender: str, birth_date: str, **more: Any
+) -> dict[str, Any]:
+    """A Patient resource identified by ``nik`` under ``system`` (NIK, or the mother's)."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"use": "official", "system": system, "value": nik}],
+        "name": [{"use": "official", "text": name}],
+        "gender": gender,
+        "birthDate": birth_date,
+        **more,
+    }
+
+
+async def _patients(client: SatuSehatClient, sandbox: LocalSandbox) -> None:
     patients = client.patients
     _say()
     _say("2. patients (Master Patient Index)")
-    adult: dict[str, Any] = {
-        "resourceType": "Patient",
-        "identifier": [
-            {"use": "official", "system": "https://fhir.kemkes.go.id/id/nik", "value": _ADULT_NIK}
-        ],
-        "name": [{"use": "official", "text": "Siti Rahmawati"}],
-        "gender": "female",
-        "birthDate": "1990-06-05",
-        "language": "en",
-    }
+    first_id = await _register_adults(patients, sandbox)
+    await _register_twins(patients)
+    await _find_and_update(patients, first_id)
+    stored = sandbox.stats.patients_stored
+    if stored != 4:
+        raise SatuSehatError(f"expected 4 patients stored, the sandbox holds {stored}")
+    _say(f"   the sandbox holds exactly {stored} patients for 4 distinct people")
+
+
+async def _register_adults(patients: Patients, sandbox: LocalSandbox) -> str:
+    """Create an adult twice (one record), then one whose answer is lost; the first id."""
+    adult = _person(
+        _NIK_SYSTEM, _ADULT_NIK, "Siti Rahmawati", "female", "1990-06-05", language="en"
+    )
     first = await patients.create(adult)
     _say(f"   create by NIK               -> {first.id} (created={first.created})")
     again = await patients.create(adult)
@@ -226,60 +247,39 @@ async def _patients(client: SatuSehatClient, sandbox: Sandbox) -> None:
     # The server commits the next create, then the connection drops before the answer.
     sandbox.inject("commit_then_drop", method="POST", path_prefix="/fhir-r4/v1/Patient")
     lost = await patients.create(
-        {
-            **adult,
-            "identifier": [
-                {
-                    "use": "official",
-                    "system": "https://fhir.kemkes.go.id/id/nik",
-                    "value": _SECOND_NIK,
-                }
-            ],
-            "name": [{"use": "official", "text": "Bambang Wijaya"}],
-            "gender": "male",
-            "birthDate": "1985-03-12",
-        }
+        _person(_NIK_SYSTEM, _SECOND_NIK, "Bambang Wijaya", "male", "1985-03-12", language="en")
     )
     _say(
         f"   create, answer lost in transit -> {lost.id} (created={lost.created}: "
         "reconciled by search, not re-sent)"
     )
+    return first.id
 
+
+async def _register_twins(patients: Patients) -> None:
+    """Newborn twins, registered by their mother's NIK and their birth order."""
     twins = []
     for order, name in ((1, "Bayi Ny. Dewi 1"), (2, "Bayi Ny. Dewi 2")):
-        twins.append(
-            await patients.create(
-                {
-                    "resourceType": "Patient",
-                    "identifier": [
-                        {
-                            "use": "official",
-                            "system": "https://fhir.kemkes.go.id/id/nik-ibu",
-                            "value": _MOTHER_NIK,
-                        }
-                    ],
-                    "name": [{"use": "official", "text": name}],
-                    "gender": "female",
-                    "birthDate": "2026-11-20",
-                    "multipleBirthInteger": order,
-                }
-            )
+        baby = _person(
+            _NIK_IBU_SYSTEM, _MOTHER_NIK, name, "female", "2026-11-20", multipleBirthInteger=order
         )
+        twins.append(await patients.create(baby))
     _say(f"   newborn twins by mother's NIK -> {twins[0].id}, {twins[1].id}")
+
+
+async def _find_and_update(patients: Patients, first_id: str) -> None:
+    """Search by NIK (masked) and by the mother's NIK, patch the first adult, read it back."""
+    from satusehat_async.patients import replace
 
     found = await patients.search(nik=_ADULT_NIK)
     masked = found[0].name[0].text if found and found[0].name else None
     _say(f"   search by NIK               -> {len(found)} match, name masked as {masked!r}")
     babies = await patients.search(nik_ibu=_MOTHER_NIK)
     _say(f"   search by mother's NIK      -> {len(babies)} babies (unmasked)")
-    patched = await patients.patch(first.id, [replace("/language", "id")])
+    patched = await patients.patch(first_id, [replace("/language", "id")])
     _say(
         f"   patch /language en -> id    -> language={patched.language!r}, "
         f"version {patched.meta.version_id if patched.meta else '?'}"
     )
-    fetched = await patients.get(first.id)
+    fetched = await patients.get(first_id)
     _say(f"   read back                   -> {fetched.id}, language={fetched.language!r}")
-    stored = sandbox.stats.patients_stored
-    if stored != 4:
-        raise SatuSehatError(f"expected 4 patients stored, the sandbox holds {stored}")
-    _say(f"   the sandbox holds exactly {stored} patients for 4 distinct people")

@@ -48,11 +48,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     commands = parser.add_subparsers(dest="patient_command", metavar="ACTION")
     commands.required = True
+    _add_get(commands)
+    _add_search(commands)
+    _add_create(commands)
+    _add_patch(commands)
 
+
+def _add_get(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     get = commands.add_parser("get", help="read one Patient by id (IHS number)")
     get.add_argument("id", help="the Patient id, e.g. P02280547535")
     get.set_defaults(func=_get)
 
+
+def _add_search(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     search = commands.add_parser(
         "search",
         help="search Patients",
@@ -68,6 +76,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     search.add_argument("--identifier", help="system|value (the NIK or NIK-ibu system)")
     search.set_defaults(func=_search)
 
+
+def _add_create(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create = commands.add_parser(
         "create",
         help="register a Patient from a FHIR JSON file (idempotent)",
@@ -78,6 +88,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("file", metavar="FILE.json", help="the Patient resource ('-': stdin)")
     create.set_defaults(func=_create)
 
+
+def _add_patch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     patch = commands.add_parser(
         "patch",
         help="replace elements of a Patient (JSON Patch replace)",

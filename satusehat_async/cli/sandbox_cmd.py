@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from satusehat_async.testing import Sandbox
+    from satusehat_async.sandbox import LocalSandbox
 
-    sandbox = Sandbox(
+    sandbox = LocalSandbox(
         facilities=args.facilities,
         seed=args.seed,
         latency=args.latency_ms / 1000.0,

@@ -27,14 +27,14 @@ install an async plugin, which is already there)::
 Fixtures (all function-scoped):
 
 ``satusehat_sandbox``
-    A started :class:`satusehat_async.testing.Sandbox` on a free local port with a
+    A started :class:`satusehat_async.sandbox.LocalSandbox` on a free local port with a
     registry of 2,000 facilities. Read ``.stats``, ``.registry``, call ``.inject(...)``
     to queue faults, ``.expire_tokens()`` to expire every token.
 ``satusehat_client``
     An entered :class:`satusehat_async.SatuSehatClient` pointed at that sandbox (with the
     sandbox's credentials); closed after the test.
 ``satusehat_sandbox_options``
-    The keyword arguments given to ``Sandbox``; override it in your ``conftest.py`` or
+    The keyword arguments given to ``LocalSandbox``; override it in your ``conftest.py`` or
     test module to change them::
 
         @pytest.fixture
@@ -52,7 +52,7 @@ import pytest
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
-    from satusehat_async.testing.server import Sandbox
+    from satusehat_async.sandbox.server import LocalSandbox
 
 try:  # the plugin is loaded by every pytest run: never fail to import
     import pytest_asyncio
@@ -78,7 +78,7 @@ _NEEDS_ASYNCIO = "the satusehat_sandbox fixtures need pytest-asyncio: pip instal
 
 @pytest.fixture
 def satusehat_sandbox_options() -> dict[str, Any]:
-    """Keyword arguments for the ``satusehat_sandbox`` fixture's ``Sandbox``; override me."""
+    """Keyword arguments for the ``satusehat_sandbox`` fixture's sandbox; override me."""
     return {}
 
 
@@ -87,17 +87,19 @@ if pytest_asyncio is not None:
     @pytest_asyncio.fixture
     async def satusehat_sandbox(
         satusehat_sandbox_options: dict[str, Any],
-    ) -> AsyncIterator[Sandbox]:
+    ) -> AsyncIterator[LocalSandbox]:
         """A started sandbox (2,000 facilities unless the options say otherwise)."""
-        from satusehat_async.testing.server import Sandbox
+        from satusehat_async.sandbox.server import LocalSandbox
 
         options: dict[str, Any] = {"facilities": DEFAULT_FACILITIES}
         options.update(satusehat_sandbox_options)
-        async with Sandbox(**options) as sandbox:
+        async with LocalSandbox(**options) as sandbox:
             yield sandbox
 
     @pytest_asyncio.fixture
-    async def satusehat_client(satusehat_sandbox: Sandbox) -> AsyncIterator[SatuSehatClient]:
+    async def satusehat_client(
+        satusehat_sandbox: LocalSandbox,
+    ) -> AsyncIterator[SatuSehatClient]:
         """An entered ``SatuSehatClient`` pointed at ``satusehat_sandbox``."""
         async with satusehat_sandbox.client() as client:
             yield client

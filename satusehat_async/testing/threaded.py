@@ -1,50 +1,25 @@
-"""A sandbox serving from a thread of its own, for synchronous code and command lines."""
+"""Deprecated path: the threaded sandbox has moved.
+
+Its new home is :mod:`satusehat_async.sandbox.threaded`.
+
+This module re-exports the names for one release (with a DeprecationWarning);
+import them from the new home, or the sandbox's names from :mod:`satusehat_async.sandbox`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from types import TracebackType
-from typing import Any
+import warnings
 
-from satusehat_async.testing.server import Sandbox
+from satusehat_async.sandbox.threaded import (
+    ThreadedSandbox,
+)
 
-__all__ = ["ThreadedSandbox"]
+__all__ = [
+    "ThreadedSandbox",
+]
 
-
-class ThreadedSandbox:
-    """Run a :class:`Sandbox` on its own event loop in a daemon thread.
-
-    For code that calls ``asyncio.run`` itself (a command line's ``main()``) or is not
-    async at all::
-
-        with ThreadedSandbox(facilities=3_000) as sb:
-            os.environ.update(sb.environ())
-            assert main(["msi", "crawl", "--jenis-sarana", "104"]) == 0
-
-    Keyword arguments go to :class:`Sandbox`. Read ``sb.stats`` from the calling thread
-    only while the sandbox is idle (between calls).
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self.sandbox = Sandbox(**options)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="satusehat-sandbox", daemon=True
-        )
-
-    def __enter__(self) -> Sandbox:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.sandbox.start(), self.loop).result(30)
-        return self.sandbox
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        asyncio.run_coroutine_threadsafe(self.sandbox.close(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+warnings.warn(
+    "satusehat_async.testing.threaded has moved to satusehat_async.sandbox.threaded",
+    DeprecationWarning,
+    stacklevel=2,
+)
