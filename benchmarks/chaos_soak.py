@@ -35,7 +35,7 @@ from typing import Any
 
 from satusehat_async import RetryPolicy
 from satusehat_async.patients import CreateOutcomeUnknown, ReconcileWindow
-from satusehat_async.testing.threaded import ThreadedSandbox
+from satusehat_async.sandbox import ThreadedSandbox
 
 # A patient policy generous enough to ride out 40 % faults; waits stay short.
 SOAK_RETRY = RetryPolicy(max_attempts=12, max_time=60.0, base_delay=0.01, max_delay=0.2)

@@ -28,8 +28,8 @@ from satusehat_async.auth import (
 from satusehat_async.config import Endpoints, Settings
 from satusehat_async.errors import ConfigurationError, TransportError
 from satusehat_async.retry import RetryPolicy
+from satusehat_async.sandbox.tokens import OMIT
 from satusehat_async.testing import Sandbox
-from satusehat_async.testing.tokens import OMIT
 
 MSI = "/masterdata/v1/mastersaranaindex/mastersarana"
 PARAMS = {"jenis_sarana": 104, "limit": 1, "page": 1}

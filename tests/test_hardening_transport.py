@@ -349,7 +349,7 @@ def test_redact_url_drops_userinfo() -> None:
 
 
 def test_random_commit_then_faults_commit_writes_and_fail_reads_plainly() -> None:
-    from satusehat_async.testing.faults import FaultPlan
+    from satusehat_async.sandbox.faults import FaultPlan
 
     plan = FaultPlan(1.0, ["commit_then_504"], seed=1)
     path = "/fhir-r4/v1/Patient"
