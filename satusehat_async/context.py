@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from satusehat_async.http.options import RequestOptions
 from satusehat_async.http.request import build_request
+from satusehat_async.idempotency.memory import CreateMemory
 
 if TYPE_CHECKING:
     from satusehat_async.config import Endpoints
@@ -64,6 +65,8 @@ class ResourceContext:
         organization_id: the organization the client's credentials belong to, if known.
         locks: keyed locks shared by every resource of this client (e.g. one create per
             identifier at a time).
+        creates: the client's memory of duplicate-safe creates (records created lately,
+            outcomes left unknown; see :mod:`satusehat_async.idempotency`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class ResourceContext:
         self.connection_limit = connection_limit
         self.organization_id = organization_id
         self.locks = KeyedLocks()
+        self.creates = CreateMemory()
 
     def __repr__(self) -> str:
         return f"ResourceContext(fhir_url={self.endpoints.fhir_url!r})"

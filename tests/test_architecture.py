@@ -27,15 +27,6 @@ FINISHED = sorted(str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py"))
 
 THE_AIOHTTP_BACKEND = "satusehat_async.http.aiohttp_backend"
 
-# Known offenders in modules not yet reshaped (phase B empties these lists); the tests
-# assert the lists are exact, so a fix must remove its entry and no new one can hide.
-PENDING_CYCLE = {
-    "satusehat_async.patients.complex_types",
-    "satusehat_async.patients.datatypes",
-    "satusehat_async.patients.extension",
-}
-PENDING_TRICKS = ["satusehat_async/patients/__init__.py", "satusehat_async/patients/datatypes.py"]
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -137,10 +128,7 @@ def test_the_checker_sees_a_cycle() -> None:
 def test_no_import_cycle_at_module_level() -> None:
     graph = import_graph()
     assert graph["satusehat_async.client"]  # the parser does see imports
-    pending = {m: graph[m] & PENDING_CYCLE for m in PENDING_CYCLE}
-    assert find_cycle(pending) is not None  # still there: drop PENDING_CYCLE once fixed
-    rest = {m: edges - PENDING_CYCLE for m, edges in graph.items() if m not in PENDING_CYCLE}
-    assert find_cycle(rest) is None
+    assert find_cycle(graph) is None
 
 
 def _uses_aiohttp_client(path: Path) -> bool:
@@ -188,4 +176,4 @@ def test_no_import_ordering_tricks() -> None:
         for path in PACKAGE.rglob("*.py")
         if "noqa: E402" in (text := path.read_text(encoding="utf-8")) or "isort: skip" in text
     )
-    assert offenders == PENDING_TRICKS
+    assert offenders == []

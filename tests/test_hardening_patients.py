@@ -8,15 +8,16 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 import pytest
 from _support import FakeClock, RecordingSleep
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from satusehat_async import CircuitBreaker, SatuSehatClient
 from satusehat_async.errors import RateLimitError, ServerError, ValidationError
+from satusehat_async.http.response import Response
 from satusehat_async.patients import (
     NIK_IBU_SYSTEM,
     CreateOutcomeUnknown,
@@ -160,6 +161,12 @@ async def test_a_write_that_never_committed_is_sent_again_only_after_its_window(
         assert sb.stats.requests_by_path["POST /fhir-r4/v1/Patient"] == 2
 
 
+def response(status: int, body: bytes) -> Response:
+    """A POST's answer as the transport returns it."""
+    url = "https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1/Patient"
+    return Response(status, CIMultiDictProxy(CIMultiDict()), body, "POST", url)
+
+
 class Script:
     """A scripted POST and search for the pure create loop, on a fake clock."""
 
@@ -175,7 +182,7 @@ class Script:
         item = self.posts.pop(0)
         if isinstance(item, BaseException):
             raise item
-        return SimpleNamespace(status=201, body=json.dumps(item).encode(), headers={})
+        return response(201, json.dumps(item).encode())
 
     async def search(self, system: str, value: str) -> list[Patient]:
         self.search_times.append(self.clock.now)

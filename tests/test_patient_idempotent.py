@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from satusehat_async.errors import (
     APIError,
@@ -20,6 +20,7 @@ from satusehat_async.errors import (
     TransportError,
     ValidationError,
 )
+from satusehat_async.http.response import Response
 from satusehat_async.patients import (
     NIK_IBU_SYSTEM,
     NIK_SYSTEM,
@@ -167,6 +168,12 @@ async def test_keyed_locks_serialize_one_key_and_clean_up() -> None:
 # -- the create loop ---------------------------------------------------------------------
 
 
+def response(status: int, body: bytes) -> Response:
+    """A POST's answer as the transport returns it."""
+    url = "https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1/Patient"
+    return Response(status, CIMultiDictProxy(CIMultiDict()), body, "POST", url)
+
+
 class Script:
     """Scripted post() answers/errors, search() results and a recording sleep."""
 
@@ -183,7 +190,7 @@ class Script:
         if isinstance(item, BaseException):
             raise item
         status, body = item
-        return SimpleNamespace(status=status, body=body, headers={})
+        return response(status, body)
 
     async def search(self, system: str, value: str) -> list[Patient]:
         self.search_calls.append((system, value))

@@ -7,7 +7,26 @@
 ...     await client.patients.patch(result.id, [replace("/language", "id")])
 """
 
-# datatypes first: it closes the Extension <-> datatype import cycle.
+from satusehat_async.patients.answers import (
+    BundleEntry,
+    BundleLink,
+    CreateResult,
+    SearchBundle,
+    decode_create_answer,
+    decode_patient,
+    decode_search_bundle,
+)
+from satusehat_async.patients.api import GENDERS, SEARCH_COMBINATIONS, Patients, search_params
+from satusehat_async.patients.complex_types import (
+    Annotation,
+    Money,
+    Range,
+    Ratio,
+    SampledData,
+    Signature,
+    Timing,
+    TimingRepeat,
+)
 from satusehat_async.patients.datatypes import (
     NO_DECIMAL,
     Address,
@@ -29,27 +48,6 @@ from satusehat_async.patients.datatypes import (
     decimal_value,
     fhir_decimal,
 )
-
-from satusehat_async.patients.complex_types import (  # isort: skip
-    Annotation,
-    Money,
-    Range,
-    Ratio,
-    SampledData,
-    Signature,
-    Timing,
-    TimingRepeat,
-)
-from satusehat_async.patients.answers import (
-    BundleEntry,
-    BundleLink,
-    CreateResult,
-    SearchBundle,
-    decode_create_answer,
-    decode_patient,
-    decode_search_bundle,
-)
-from satusehat_async.patients.api import GENDERS, SEARCH_COMBINATIONS, Patients, search_params
 from satusehat_async.patients.idempotent import (
     AmbiguousMatchError,
     CreateOutcomeUnknown,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import re
-import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -17,8 +14,9 @@ import msgspec
 from satusehat_async.context import context_of
 from satusehat_async.errors import ValidationError
 from satusehat_async.http.options import RequestOptions
+from satusehat_async.idempotency import CreateMemory, ReconcileWindow, request_policy
 from satusehat_async.patients.answers import CreateResult, decode_patient, decode_search_bundle
-from satusehat_async.patients.idempotent import KeyedLocks, create_idempotently, plan_create
+from satusehat_async.patients.idempotent import create_idempotently, plan_create
 from satusehat_async.patients.identifiers import (
     NIK_IBU_SYSTEM,
     NIK_SYSTEM,
@@ -29,14 +27,12 @@ from satusehat_async.patients.identifiers import (
 )
 from satusehat_async.patients.models import Patient
 from satusehat_async.patients.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
-from satusehat_async.patients.reconcile import Budget, CreateMemory, ReconcileWindow
 from satusehat_async.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
-    from satusehat_async.context import ResourceContext
-    from satusehat_async.params import Params
-    from satusehat_async.transport import Response
+    from satusehat_async.context import KeyedLocks, ResourceContext
+    from satusehat_async.http.response import Response
 
 __all__ = ["GENDERS", "SEARCH_COMBINATIONS", "Patients", "search_params"]
 
@@ -51,13 +47,6 @@ SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
 #: FHIR's administrative genders.
 GENDERS = ("male", "female", "other", "unknown")
 logger = logging.getLogger("satusehat_async.patients")
-
-# One lock table and one memory of creates per client, whoever builds the Patients object:
-# two Patients(client) (say, one per web request) must still serialize creates for the
-# same identifier, and know the newborns the other created.
-_STATE_BY_CLIENT: weakref.WeakKeyDictionary[Any, tuple[KeyedLocks, CreateMemory]] = (
-    weakref.WeakKeyDictionary()
-)
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _MAX_PAGES = 100
@@ -92,6 +81,46 @@ def _birthdate(value: str | dt.date) -> str:
     raise ValidationError(f"birthdate must be a date YYYY-MM-DD, got {redact_niks(repr(value))}")
 
 
+def _from_identifier(
+    identifier: str, nik: str | None, nik_ibu: str | None
+) -> tuple[str | None, str | None]:
+    """``identifier="system|value"`` as the ``nik`` or ``nik_ibu`` it stands for."""
+    system, value = parse_identifier_token(identifier)
+    if system == NIK_SYSTEM and nik is None:
+        return value, nik_ibu
+    if system == NIK_IBU_SYSTEM and nik_ibu is None:
+        return nik, value
+    if system in (NIK_SYSTEM, NIK_IBU_SYSTEM):
+        raise ValidationError("give the NIK either as identifier= or as nik=/nik_ibu=")
+    raise ValidationError(
+        f"searchable identifiers are the NIK ({NIK_SYSTEM}) and the mother's NIK "
+        f"({NIK_IBU_SYSTEM}); for an IHS number use get(id)"
+    )
+
+
+def _check_combination(given: Mapping[str, object]) -> None:
+    """Refuse a combination of search parameters the MPI does not document."""
+    names = frozenset(key for key, value in given.items() if value is not None)
+    if names not in SEARCH_COMBINATIONS:
+        allowed = "; ".join(" + ".join(sorted(c)) for c in SEARCH_COMBINATIONS)
+        got = " + ".join(sorted(names)) or "nothing"
+        raise ValidationError(f"unsupported Patient search ({got}); supported: {allowed}")
+
+
+def _name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("name must be a non-empty string")
+    return " ".join(name.split())
+
+
+def _gender(gender: object) -> str:
+    if gender not in GENDERS:
+        raise ValidationError(
+            f"gender must be one of {', '.join(GENDERS)}; got {redact_niks(repr(gender))}"
+        )
+    return str(gender)
+
+
 def search_params(
     *,
     nik: str | None = None,
@@ -109,52 +138,21 @@ def search_params(
     ``nik``/``nik_ibu``.
     """
     if identifier is not None:
-        system, value = parse_identifier_token(identifier)
-        if system == NIK_SYSTEM and nik is None:
-            nik = value
-        elif system == NIK_IBU_SYSTEM and nik_ibu is None:
-            nik_ibu = value
-        elif system in (NIK_SYSTEM, NIK_IBU_SYSTEM):
-            raise ValidationError("give the NIK either as identifier= or as nik=/nik_ibu=")
-        else:
-            raise ValidationError(
-                f"searchable identifiers are the NIK ({NIK_SYSTEM}) and the mother's NIK "
-                f"({NIK_IBU_SYSTEM}); for an IHS number use get(id)"
-            )
-    given = {
-        key
-        for key, value in (
-            ("nik", nik),
-            ("nik_ibu", nik_ibu),
-            ("name", name),
-            ("birthdate", birthdate),
-            ("gender", gender),
-        )
-        if value is not None
-    }
-    if frozenset(given) not in SEARCH_COMBINATIONS:
-        allowed = "; ".join(" + ".join(sorted(c)) for c in SEARCH_COMBINATIONS)
-        got = " + ".join(sorted(given)) or "nothing"
-        raise ValidationError(f"unsupported Patient search ({got}); supported: {allowed}")
+        nik, nik_ibu = _from_identifier(identifier, nik, nik_ibu)
+    given = {"nik": nik, "nik_ibu": nik_ibu, "name": name, "birthdate": birthdate}
+    _check_combination({**given, "gender": gender})
     params: dict[str, str] = {}
     if nik is not None:
         params["identifier"] = identifier_token(NIK_SYSTEM, validate_nik(nik))
     if nik_ibu is not None:
-        params["identifier"] = identifier_token(
-            NIK_IBU_SYSTEM, validate_nik(nik_ibu, what="NIK-ibu")
-        )
+        mother = validate_nik(nik_ibu, what="NIK-ibu")
+        params["identifier"] = identifier_token(NIK_IBU_SYSTEM, mother)
     if name is not None:
-        if not isinstance(name, str) or not name.strip():
-            raise ValidationError("name must be a non-empty string")
-        params["name"] = " ".join(name.split())
+        params["name"] = _name(name)
     if birthdate is not None:
         params["birthdate"] = _birthdate(birthdate)
     if gender is not None:
-        if gender not in GENDERS:
-            raise ValidationError(
-                f"gender must be one of {', '.join(GENDERS)}; got {redact_niks(repr(gender))}"
-            )
-        params["gender"] = gender
+        params["gender"] = _gender(gender)
     return params
 
 
@@ -163,7 +161,7 @@ class Patients:
 
     Args:
         client: the client's :class:`~satusehat_async.context.ResourceContext` to send
-            through (``SatuSehatClient.context``).
+            through (``SatuSehatClient.context``; the client itself is accepted too).
         retry: bounds and backoff of :meth:`create`'s re-sends (default: the client's).
         sleep: replaces ``asyncio.sleep`` between a failed create and its reconciliation
             (default: the client transport's, so tests inject one clock for everything).
@@ -184,46 +182,34 @@ class Patients:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry must be a RetryPolicy")
         # a SatuSehatClient is accepted too (earlier releases took it): its context
-        self._client = context_of(client)
+        self._context = context_of(client)
         self._retry = retry
         self._sleep = sleep
         self.window = window or ReconcileWindow()
         """The newborns' reconciliation window (see :class:`ReconcileWindow`)."""
-        state = (KeyedLocks(), CreateMemory())
-        with contextlib.suppress(TypeError):  # a client that cannot be weakly referenced
-            state = _STATE_BY_CLIENT.setdefault(self._client, state)
-        self._locks, self._memory = state
 
     def __repr__(self) -> str:
         return f"Patients({self.url!r})"
 
+    # One lock table and one memory of creates per client, whoever builds the Patients
+    # object: two Patients(client) (say, one per web request) must still serialize creates
+    # for the same identifier, and know the newborns the other created.
+    @property
+    def _locks(self) -> KeyedLocks:
+        return self._context.locks
+
+    @property
+    def _memory(self) -> CreateMemory:
+        return self._context.creates
+
     @property
     def url(self) -> str:
         """The Patient endpoint, ``{fhir_url}/Patient``."""
-        return f"{self._client.endpoints.fhir_url}/Patient"
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Params | None = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> Response:
-        return await self._client.send(
-            method,
-            url,
-            params=params,
-            content=content,
-            headers=headers,
-            options=RequestOptions(**options),
-        )
+        return f"{self._context.endpoints.fhir_url}/Patient"
 
     async def get(self, patient_id: str) -> Patient:
         """Read one Patient (``GET /Patient/{id}``); :class:`NotFoundError` if there is none."""
-        response = await self._send("GET", f"{self.url}/{_check_id(patient_id)}")
+        response = await self._context.send("GET", f"{self.url}/{_check_id(patient_id)}")
         return decode_patient(response.body, status=response.status, headers=response.headers)
 
     async def search(
@@ -252,9 +238,10 @@ class Patients:
         return await self._search(params)
 
     async def _search(
-        self, params: Mapping[str, str], retry: RetryPolicy | None = None
+        self, params: Mapping[str, str], options: RequestOptions | None = None
     ) -> list[Patient]:
-        response = await self._send("GET", self.url, params=params, retry=retry)
+        send = self._context.send
+        response = await send("GET", self.url, params=params, options=options)
         found: list[Patient] = []
         for _ in range(_MAX_PAGES):
             patients, bundle = decode_search_bundle(
@@ -271,7 +258,7 @@ class Patients:
             if not query:
                 logger.warning("Patient search: ignoring a next link without a query")
                 break
-            response = await self._send("GET", f"{self.url}?{query}", retry=retry)
+            response = await send("GET", f"{self.url}?{query}", options=options)
         return found
 
     async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult:
@@ -296,43 +283,38 @@ class Patients:
                 repeating the create is safe.
         """
         plan = plan_create(patient)
-        transport = self._client
-        policy = self._retry or transport.retry
-        # The transport's injected sleep and clock, so a test's fake clock covers these
-        # waits too; one budget for every wait and request of this create.
-        sleep = self._sleep or transport.sleep
-        budget = Budget(policy.max_time, getattr(transport, "monotonic", time.monotonic))
+        context = self._context
+        # The context's clock and sleep, so a test's fake clock covers these waits too;
+        # one budget for every wait and request of this create.
+        budget = (self._retry or context.retry).start(context.monotonic)
 
         async def post() -> Response:
             # A failure is reported to the circuit breaker only once it is known that the
             # write did not happen after all (see report): a reconciled one is no failure.
-            return await self._send(
-                "POST",
-                self.url,
-                content=plan.body,
-                headers=plan.headers,
-                idempotent=False,
-                retry=budget.policy_for(policy),
-                count_failure=False,
+            options = RequestOptions(
+                idempotent=False, retry=request_policy(budget), count_failure=False
+            )
+            return await context.send(
+                "POST", self.url, content=plan.body, headers=plan.headers, options=options
             )
 
         async def search(system: str, value: str) -> list[Patient]:
             params = {"identifier": identifier_token(system, value)}
-            return await self._search(params, retry=budget.policy_for(policy))
+            return await self._search(params, RequestOptions(retry=request_policy(budget)))
 
         def report(ok: bool) -> None:
-            transport.record_outcome(self.url, ok=ok)
+            context.record_outcome(self.url, ok=ok)
 
-        async with self._locks.hold(plan.lock_key):
+        async with context.locks.hold(f"Patient {plan.lock_key}"):
             return await create_idempotently(
                 plan,
                 post=post,
                 search=search,
-                policy=policy,
-                sleep=sleep,
+                policy=budget.policy,
+                sleep=self._sleep or context.sleep,
                 budget=budget,
                 window=self.window,
-                memory=self._memory,
+                memory=context.creates,
                 report=report,
             )
 
@@ -353,11 +335,11 @@ class Patients:
         if content_type not in PATCH_CONTENT_TYPES:
             raise ValidationError(f"content_type must be one of {', '.join(PATCH_CONTENT_TYPES)}")
         checked = validate_operations(operations)
-        response = await self._send(
+        response = await self._context.send(
             "PATCH",
             f"{self.url}/{_check_id(patient_id)}",
             content=_patch_encoder.encode(checked),
             headers={"Content-Type": content_type},
-            idempotent=True,
+            options=RequestOptions(idempotent=True),
         )
         return decode_patient(response.body, status=response.status, headers=response.headers)

@@ -2,19 +2,17 @@
 
 Money, Range, Ratio, Annotation, SampledData, Signature and Timing, modelled in full so
 an extension holding one round-trips losslessly. Their ``extension`` fields are inherited
-from :class:`~satusehat_async.patients.datatypes.Element`.
+from :class:`~satusehat_async.patients.elements.Element`.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from satusehat_async.patients.datatypes import (
-    NO_DECIMAL,
-    BackboneElement,
+from satusehat_async.patients.elements import NO_DECIMAL, BackboneElement, Element
+from satusehat_async.patients.general_types import (
     CodeableConcept,
     Coding,
-    Element,
     Period,
     Quantity,
     Reference,

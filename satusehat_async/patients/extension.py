@@ -21,21 +21,19 @@ from satusehat_async.patients.complex_types import (
     Signature,
     Timing,
 )
-from satusehat_async.patients.datatypes import (
-    NO_DECIMAL,
+from satusehat_async.patients.elements import NO_DECIMAL, Element, bind_extension, decimal_value
+from satusehat_async.patients.general_types import (
     Address,
     Attachment,
     CodeableConcept,
     Coding,
     ContactPoint,
-    Element,
     HumanName,
     Identifier,
     Meta,
     Period,
     Quantity,
     Reference,
-    decimal_value,
 )
 
 __all__ = ["Extension"]
@@ -141,3 +139,7 @@ class Extension(Element, kw_only=True):
             if found is not None:
                 return found
         return None
+
+
+# Element (the base of every datatype) names Extension in its fields: bind it there.
+bind_extension(Extension)
