@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ from fuzz_strategies import NASTY_STRINGS, hostile_bodies, json_values, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
+from satusehat_async import RetryPolicy, SatuSehatClient
 from satusehat_async.errors import APIError, SatuSehatError, ValidationError
+from satusehat_async.http import BackendRequest
 from satusehat_async.msi.checkpoint import ExportFile, ResumeRefused, checkpoint_path
 from satusehat_async.msi.decode import decode_page, repair
 from satusehat_async.msi.export import encoder_for, read_keys
@@ -42,7 +43,7 @@ from satusehat_async.msi.query import (
     FacilityQuery,
     validate_page_size,
 )
-from satusehat_async.testing import Registry
+from satusehat_async.testing import MockBackend, Registry
 from satusehat_async.transport import encode_params
 
 _REGISTRY = Registry(12, seed=9)
@@ -142,27 +143,25 @@ def test_normalisers_never_raise(value: Any) -> None:
     assert count is None or isinstance(count, int)
 
 
-# --- the pager, over a scripted transport -------------------------------------------------
+# --- the pager, over a scripted server (MockBackend) ------------------------------------
 
 
-@dataclass
-class _Answer:
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    attempts: int = 1
+_BASE = "https://x.test"
 
 
 class _ScriptedTransport:
-    """Answers the drawn bodies for the first pages, then valid empty pages."""
+    """A MockBackend handler: the drawn bodies for the first pages, then valid empty pages."""
 
     def __init__(self, bodies: list[bytes]) -> None:
         self.bodies = bodies
 
-    async def send(self, method: str, url: str, *, params: dict[str, Any]) -> _Answer:
-        number = params["page"]
+    def __call__(self, request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        if "/oauth2/" in request.url:
+            return 200, {}, json.dumps({"access_token": "t", "expires_in": "3600"}).encode()
+        number = int(request.query["page"])
         if number <= len(self.bodies):
-            return _Answer(self.bodies[number - 1])
-        return _Answer(json.dumps(_page(number, len(self.bodies), [])).encode())
+            return 200, {}, self.bodies[number - 1]
+        return 200, {}, json.dumps(_page(number, len(self.bodies), [])).encode()
 
 
 _short_codes = st.one_of(
@@ -180,9 +179,17 @@ def _code_pages(draw: st.DrawFn) -> bytes:
 
 
 async def _crawl(bodies: list[bytes], seen: list[str]) -> list[str | None]:
+    client = SatuSehatClient(
+        "cid",
+        "csecret",
+        base_url=_BASE,
+        backend=MockBackend(_ScriptedTransport(bodies)),
+        retry=RetryPolicy(max_attempts=1),
+        circuit_breaker=None,
+    )
     pages = FacilityPages(
-        _ScriptedTransport(bodies),  # type: ignore[arg-type]
-        "https://x.test/msi",
+        client.context,
+        _BASE + "/msi",
         FacilityQuery.build(),
         page_size=4,
         concurrency=2,

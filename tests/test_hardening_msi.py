@@ -14,8 +14,7 @@ import importlib
 import io
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from satusehat_async import SatuSehatClient
 from satusehat_async.cli.main import main
 from satusehat_async.errors import SatuSehatError, ValidationError
+from satusehat_async.http import BackendRequest
 from satusehat_async.msi import (
     CheckpointError,
     Facility,
@@ -38,10 +39,11 @@ from satusehat_async.msi.checkpoint import Checkpoint, ExportFile, checkpoint_pa
 from satusehat_async.msi.decode import decode_page
 from satusehat_async.msi.export import CSV_COLUMNS, csv_header, encode_csv, read_keys
 from satusehat_async.retry import RetryPolicy
-from satusehat_async.testing import Sandbox, ThreadedSandbox
+from satusehat_async.testing import MockBackend, Sandbox, ThreadedSandbox
 
 FACILITIES = 1200
-URL = "http://msi.test/masterdata/v1/mastersaranaindex/mastersarana"
+BASE = "https://msi.test"
+URL = BASE + "/masterdata/v1/mastersaranaindex/mastersarana"
 cli_main = importlib.import_module("satusehat_async.cli.main")
 
 
@@ -379,15 +381,41 @@ def test_the_cli_summary_says_when_the_registry_shrank_or_the_total_was_stale(
         assert "WARNING: the registry shrank" in line and "may be missing" in line, line
 
 
+Handler = Callable[[BackendRequest], Any]
+
+
+def token_or_none(request: BackendRequest) -> tuple[int, dict[str, str], bytes] | None:
+    """The token endpoint's answer, for the MockBackend handlers below."""
+    if "/oauth2/" in request.url:
+        return 200, {}, msgspec.json.encode({"access_token": "tok", "expires_in": "3600"})
+    return None
+
+
+def client_for(handler: Handler) -> SatuSehatClient:
+    """A client over ``MockBackend(handler)``: one attempt per request, no breaker."""
+    return SatuSehatClient(
+        "cid",
+        "csecret",
+        base_url=BASE,
+        backend=MockBackend(handler),
+        retry=RetryPolicy(max_attempts=1),
+        circuit_breaker=None,
+    )
+
+
 class PagesTransport:
-    """Serves scripted pages: ``sizes[page]`` rows each, ``total`` as ``total_page``."""
+    """A MockBackend handler serving scripted pages: ``sizes[page]`` rows each, ``total``
+    as ``total_page``."""
 
     def __init__(self, sizes: dict[int, int], total: int | None) -> None:
         self.sizes, self.total = sizes, total
         self.requested: list[int] = []
 
-    async def send(self, method: str, url: str, *, params: dict[str, Any]) -> Response:
-        page = params["page"]
+    def __call__(self, request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        token = token_or_none(request)
+        if token is not None:
+            return token
+        page = int(request.query["page"])
         self.requested.append(page)
         if page > 50:
             raise AssertionError("the crawl went on past the data for ever")
@@ -398,12 +426,12 @@ class PagesTransport:
         body: dict[str, Any] = {"status_code": 200, "page": page, "data": data}
         if self.total is not None:
             body["total_page"] = self.total
-        return Response(msgspec.json.encode(body))
+        return 200, {}, msgspec.json.encode(body)
 
 
-def scripted(transport: PagesTransport, concurrency: int = 1) -> FacilityPages:
+def scripted(handler: Handler, concurrency: int = 1) -> FacilityPages:
     return FacilityPages(
-        transport,  # type: ignore[arg-type]
+        client_for(handler).context,
         URL,
         FacilityQuery.build(),
         page_size=10,
@@ -423,13 +451,13 @@ async def test_a_total_that_keeps_growing_cannot_crawl_for_ever() -> None:
     transport = PagesTransport({1: 10, 2: 10, 3: 3}, total=None)
     growing = {"n": 3}
 
-    async def send(method: str, url: str, *, params: dict[str, Any]) -> Response:
-        growing["n"] += 1
-        transport.total = growing["n"]  # always one page more than asked for
-        return await PagesTransport.send(transport, method, url, params=params)
+    def send(request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        if token_or_none(request) is None:
+            growing["n"] += 1
+            transport.total = growing["n"]  # always one page more than asked for
+        return transport(request)
 
-    transport.send = send  # type: ignore[method-assign]
-    pages = scripted(transport, concurrency=3)
+    pages = scripted(send, concurrency=3)
     numbers = [p.page async for p in pages]
     assert numbers == [1, 2, 3, 4] and pages.stats.stale_total_page
     assert len(transport.requested) <= 4 + 2 * 3
@@ -444,34 +472,31 @@ async def test_no_total_page_and_an_empty_last_page_is_no_broken_promise() -> No
 # -- 5. aclose() from another task --------------------------------------------------------
 
 
-@dataclass
-class Response:
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    attempts: int = 1
-
-
 class StallingTransport:
-    """Answers page 1 at once; every later page waits until it is cancelled."""
+    """A MockBackend handler: answers page 1 at once; every later page waits until it is
+    cancelled."""
 
     def __init__(self) -> None:
         self.stalled = asyncio.Event()
 
-    async def send(self, method: str, url: str, *, params: dict[str, Any]) -> Response:
-        page = params["page"]
+    async def __call__(self, request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        token = token_or_none(request)
+        if token is not None:
+            return token
+        page = int(request.query["page"])
         if page > 1:
             self.stalled.set()
             await asyncio.Event().wait()
         data = [{"kode_satusehat": str(1_000_000_000 + page * 10 + i)} for i in range(10)]
         body = {"status_code": 200, "page": page, "total_page": 5, "data": data}
-        return Response(msgspec.json.encode(body))
+        return 200, {}, msgspec.json.encode(body)
 
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_aclose_from_another_task_ends_the_consumers_loop_cleanly(stream: bool) -> None:
     transport = StallingTransport()
     pages = FacilityPages(
-        transport,  # type: ignore[arg-type]
+        client_for(transport).context,
         URL,
         FacilityQuery.build(),
         page_size=10,

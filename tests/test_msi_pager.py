@@ -1,4 +1,5 @@
-"""The MSI pager against a scripted transport: order, concurrency, window, early stop."""
+"""The MSI pager against a scripted server (a MockBackend handler under a real client):
+order, concurrency, window, early stop."""
 
 from __future__ import annotations
 
@@ -7,28 +8,27 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import pytest
+from _support import RecordingSleep
 
+from satusehat_async import RetryPolicy, SatuSehatClient
 from satusehat_async.errors import ServerError, ValidationError
+from satusehat_async.http import BackendRequest
 from satusehat_async.msi.pager import FacilityPages, FacilityStream, TotalPageChange
 from satusehat_async.msi.query import FacilityQuery
+from satusehat_async.testing import MockBackend
 
-URL = "http://msi.test/masterdata/v1/mastersaranaindex/mastersarana"
-
-
-@dataclass
-class FakeResponse:
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    attempts: int = 1
+BASE = "https://msi.test"
+URL = BASE + "/masterdata/v1/mastersaranaindex/mastersarana"
+TOKEN = {"access_token": "tok", "expires_in": "3600"}
 
 
-class FakeTransport:
-    """Serves slices of ``rows`` as MSI pages, with scripted delays, failures and totals."""
+class FakeServer:
+    """A MockBackend handler serving slices of ``rows`` as MSI pages, with scripted delays,
+    failures (503s), extra attempts (503s before the answer) and totals."""
 
     def __init__(
         self,
@@ -50,9 +50,18 @@ class FakeTransport:
         self.cancelled: list[int] = []
         self.params: list[dict[str, Any]] = []
         self.before_answer: Callable[[int], None] = lambda page: None
+        self._tries: dict[int, int] = {}
 
-    async def send(self, method: str, url: str, *, params: dict[str, Any]) -> FakeResponse:
-        assert method == "GET" and url == URL
+    async def __call__(self, request: BackendRequest) -> tuple[int, dict[str, str], bytes]:
+        if request.url.startswith(BASE + "/oauth2/"):
+            return 200, {}, msgspec.json.encode(TOKEN)
+        assert request.method == "GET" and request.url.split("?")[0] == URL
+        query = request.query
+        params: dict[str, Any] = {
+            "page": int(query["page"]),
+            "limit": int(query["limit"]),
+            "jenis_sarana": [int(code) for code in query.getall("jenis_sarana")],
+        }
         page, limit = params["page"], params["limit"]
         self.requested.append(page)
         self.params.append(params)
@@ -65,8 +74,9 @@ class FakeTransport:
             raise
         finally:
             self.in_flight -= 1
-        if page in self.fail:
-            raise ServerError("no healthy upstream", status=503, url=url)
+        self._tries[page] = self._tries.get(page, 0) + 1
+        if page in self.fail or self._tries[page] < self.attempts(page):
+            return 503, {"Content-Type": "text/plain"}, b"no healthy upstream"
         self.before_answer(page)
         pages = -(-len(self.rows) // limit)
         total = self.total(page, pages) if self.total else pages
@@ -74,7 +84,20 @@ class FakeTransport:
         body = {"status_code": 200, "message": "Success", "page": page, "data": data}
         if total is not None:
             body["total_page"] = total
-        return FakeResponse(msgspec.json.encode(body), attempts=self.attempts(page))
+        return 200, {}, msgspec.json.encode(body)
+
+
+def client_for(handler: FakeServer) -> SatuSehatClient:
+    """A client sending through ``MockBackend(handler)``: 3 attempts, no waits, no breaker."""
+    return SatuSehatClient(
+        "cid",
+        "csecret",
+        base_url=BASE,
+        backend=MockBackend(handler),
+        retry=RetryPolicy(max_attempts=3, jitter=None),
+        sleep=RecordingSleep(),
+        circuit_breaker=None,
+    )
 
 
 def rows(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -85,11 +108,11 @@ def rows(count: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 def crawl(
-    transport: FakeTransport, *, page_size: int = 10, concurrency: int = 3, **kwargs: Any
+    server: FakeServer, *, page_size: int = 10, concurrency: int = 3, **kwargs: Any
 ) -> FacilityPages:
     kwargs.setdefault("start_page", 1)
     return FacilityPages(
-        transport,  # type: ignore[arg-type]
+        client_for(server).context,
         URL,
         FacilityQuery.build(jenis_sarana=104),
         page_size=page_size,
@@ -105,8 +128,8 @@ def other_tasks() -> set[asyncio.Task[Any]]:
 async def test_pages_in_order_under_shuffled_latency() -> None:
     rng = random.Random(7)
     delays = {p: rng.uniform(0, 0.02) for p in range(1, 11)}
-    transport = FakeTransport(rows(95), delay=delays.__getitem__)
-    pages = crawl(transport, concurrency=4)
+    server = FakeServer(rows(95), delay=delays.__getitem__)
+    pages = crawl(server, concurrency=4)
     numbers, names = [], []
     async for page in pages:
         numbers.append(page.page)
@@ -115,39 +138,39 @@ async def test_pages_in_order_under_shuffled_latency() -> None:
     assert names == [f"F{i}" for i in range(95)]
     assert pages.stats.pages == 10 and pages.stats.facilities == 95
     assert pages.stats.total_page == 10 and not pages.stats.total_page_changed
-    assert transport.max_in_flight == 4
-    assert sorted(transport.requested) == list(range(1, 11))
-    assert transport.params[0]["jenis_sarana"] == [104] and transport.params[0]["limit"] == 10
+    assert server.max_in_flight == 4
+    assert sorted(server.requested) == list(range(1, 11))
+    assert server.params[0]["jenis_sarana"] == [104] and server.params[0]["limit"] == 10
     assert pages.stats.elapsed > 0
     assert not other_tasks()
 
 
 @pytest.mark.parametrize("concurrency", [1, 2, 5])
 async def test_in_flight_never_exceeds_concurrency(concurrency: int) -> None:
-    transport = FakeTransport(rows(300), delay=lambda p: 0.001 * (p % 3))
-    stream = FacilityStream(crawl(transport, concurrency=concurrency))
+    server = FakeServer(rows(300), delay=lambda p: 0.001 * (p % 3))
+    stream = FacilityStream(crawl(server, concurrency=concurrency))
     count = sum([1 async for _ in stream])
     assert count == 300
-    assert transport.max_in_flight == concurrency
+    assert server.max_in_flight == concurrency
 
 
 async def test_look_ahead_window_is_bounded_for_a_slow_consumer() -> None:
-    transport = FakeTransport(rows(1000))
-    pages = crawl(transport, concurrency=3)
+    server = FakeServer(rows(1000))
+    pages = crawl(server, concurrency=3)
     first = await pages.__anext__()
     assert first.page == 1
     await asyncio.sleep(0.05)  # a consumer busy elsewhere: fetching must stop at the window
-    assert max(transport.requested) == 1 + 2 * 3
+    assert max(server.requested) == 1 + 2 * 3
     second = await pages.__anext__()
     await asyncio.sleep(0.05)
-    assert second.page == 2 and max(transport.requested) == 2 + 2 * 3
+    assert second.page == 2 and max(server.requested) == 2 + 2 * 3
     await pages.aclose()
     assert not other_tasks()
 
 
 async def test_failed_page_raises_at_its_position_and_cleans_up() -> None:
-    transport = FakeTransport(rows(100), fail={6}, delay=lambda p: 0.02 if p < 6 else 0.0)
-    pages = crawl(transport, concurrency=4)
+    server = FakeServer(rows(100), fail={6}, delay=lambda p: 0.02 if p < 6 else 0.0)
+    pages = crawl(server, concurrency=4)
     seen: list[int] = []
     with pytest.raises(ServerError, match="no healthy upstream"):
         async for page in pages:
@@ -158,18 +181,18 @@ async def test_failed_page_raises_at_its_position_and_cleans_up() -> None:
 
 
 async def test_aclose_cancels_in_flight_requests_and_waits() -> None:
-    transport = FakeTransport(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
-    async with contextlib.aclosing(crawl(transport, concurrency=4)) as pages:
+    server = FakeServer(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
+    async with contextlib.aclosing(crawl(server, concurrency=4)) as pages:
         async for _ in pages:
             await asyncio.sleep(0.01)  # the next pages are now in flight
             break
     assert not other_tasks()
-    assert sorted(transport.cancelled) == [2, 3, 4, 5]
+    assert sorted(server.cancelled) == [2, 3, 4, 5]
 
 
 async def test_plain_break_cancels_in_flight_requests() -> None:
-    transport = FakeTransport(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
-    async for _ in crawl(transport, concurrency=4):
+    server = FakeServer(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
+    async for _ in crawl(server, concurrency=4):
         await asyncio.sleep(0.01)
         break
     # The iterator was dropped at the break: its __del__ cancelled the requests, which
@@ -177,14 +200,14 @@ async def test_plain_break_cancels_in_flight_requests() -> None:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert not other_tasks()
-    assert sorted(transport.cancelled) == [2, 3, 4, 5]
+    assert sorted(server.cancelled) == [2, 3, 4, 5]
 
 
 async def test_exception_in_consumer_cancels_in_flight_requests() -> None:
-    transport = FakeTransport(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
+    server = FakeServer(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
 
     async def consume() -> None:
-        async with crawl(transport, concurrency=2) as pages:
+        async with crawl(server, concurrency=2) as pages:
             async for _ in pages:
                 await asyncio.sleep(0.01)
                 raise KeyError("consumer bug")
@@ -192,39 +215,39 @@ async def test_exception_in_consumer_cancels_in_flight_requests() -> None:
     with pytest.raises(KeyError):
         await consume()
     assert not other_tasks()
-    assert sorted(transport.cancelled) == [2, 3]
+    assert sorted(server.cancelled) == [2, 3]
 
 
 async def test_cancelling_the_consumer_cancels_the_crawl() -> None:
-    transport = FakeTransport(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
+    server = FakeServer(rows(1000), delay=lambda p: 0.0 if p == 1 else 10.0)
     got: list[int] = []
 
     async def consume() -> None:
-        async for page in crawl(transport, concurrency=3):
+        async for page in crawl(server, concurrency=3):
             got.append(page.page or 0)
 
     task = asyncio.create_task(consume())
-    while not transport.requested or len(transport.requested) < 4:
+    while not server.requested or len(server.requested) < 4:
         await asyncio.sleep(0.001)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert got == [1]
     assert not other_tasks()
-    assert sorted(transport.cancelled) == [2, 3, 4]
+    assert sorted(server.cancelled) == [2, 3, 4]
 
 
 async def test_duplicates_are_skipped_and_counted() -> None:
     data = rows(30)
-    transport = FakeTransport(data)
+    server = FakeServer(data)
 
     def shift(page: int) -> None:
         if page == 2:  # a facility inserted at the front after page 1 was served
             data.insert(0, rows(1, start=500)[0])
 
-    transport.before_answer = shift
-    transport.delay = lambda p: 0.0 if p < 2 else 0.01 * p
-    stream = FacilityStream(crawl(transport, concurrency=1))
+    server.before_answer = shift
+    server.delay = lambda p: 0.0 if p < 2 else 0.01 * p
+    stream = FacilityStream(crawl(server, concurrency=1))
     codes = [f.kode_satusehat async for f in stream]
     assert len(codes) == len(set(codes))
     assert stream.stats.duplicates_skipped == 1  # F9 ended page 1 and began page 2
@@ -235,25 +258,25 @@ async def test_duplicates_are_skipped_and_counted() -> None:
 
 
 async def test_seen_set_skips_already_delivered_facilities() -> None:
-    transport = FakeTransport(rows(25))
+    server = FakeServer(rows(25))
     seen = {"1000000000", "1000000024"}
-    stream = FacilityStream(crawl(transport, seen=seen))
+    stream = FacilityStream(crawl(server, seen=seen))
     codes = [f.kode_satusehat async for f in stream]
     assert len(codes) == 23 and stream.stats.duplicates_skipped == 2
     assert "1000000000" not in codes and "1000000001" in codes
 
 
 async def test_start_page_resumes(caplog: pytest.LogCaptureFixture) -> None:
-    transport = FakeTransport(rows(95))
-    pages = crawl(transport, start_page=7)
+    server = FakeServer(rows(95))
+    pages = crawl(server, start_page=7)
     numbers = [p.page async for p in pages]
     assert numbers == [7, 8, 9, 10]
-    assert transport.requested[0] == 7
+    assert server.requested[0] == 7
 
 
 async def test_start_page_past_the_end_yields_the_empty_page() -> None:
-    transport = FakeTransport(rows(15))
-    pages = [p async for p in crawl(transport, start_page=5)]
+    server = FakeServer(rows(15))
+    pages = [p async for p in crawl(server, start_page=5)]
     assert len(pages) == 1 and pages[0].facilities == []
 
 
@@ -261,15 +284,15 @@ async def test_total_page_growth_is_followed_and_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     data = rows(50)
-    transport = FakeTransport(data)
+    server = FakeServer(data)
 
     def grow(page: int) -> None:
         if page == 3 and len(data) == 50:
             data.extend(rows(20, start=50))
 
-    transport.before_answer = grow
-    transport.delay = lambda p: 0.005 * p
-    pages = crawl(transport, concurrency=1)
+    server.before_answer = grow
+    server.delay = lambda p: 0.005 * p
+    pages = crawl(server, concurrency=1)
     with caplog.at_level(logging.WARNING, logger="satusehat_async.msi"):
         numbers = [p.page async for p in pages]
     assert numbers == [1, 2, 3, 4, 5, 6, 7]
@@ -280,9 +303,9 @@ async def test_total_page_growth_is_followed_and_reported(
 
 
 async def test_total_page_shrink_stops_early_and_cancels_the_rest() -> None:
-    transport = FakeTransport(rows(100), total=lambda page, pages: 10 if page == 1 else 4)
-    transport.delay = lambda p: 0.0 if p < 3 else 0.05
-    pages = crawl(transport, concurrency=4)
+    server = FakeServer(rows(100), total=lambda page, pages: 10 if page == 1 else 4)
+    server.delay = lambda p: 0.0 if p < 3 else 0.05
+    pages = crawl(server, concurrency=4)
     numbers = [p.page async for p in pages]
     assert numbers == [1, 2, 3, 4]
     assert pages.stats.total_page_changes == [TotalPageChange(page=2, old=10, new=4)]
@@ -290,27 +313,27 @@ async def test_total_page_shrink_stops_early_and_cancels_the_rest() -> None:
 
 
 async def test_missing_total_page_crawls_until_a_short_page() -> None:
-    transport = FakeTransport(rows(42), total=lambda page, pages: None)
-    pages = crawl(transport, concurrency=4)
+    server = FakeServer(rows(42), total=lambda page, pages: None)
+    pages = crawl(server, concurrency=4)
     numbers = [p.page async for p in pages]
     assert numbers == [1, 2, 3, 4, 5]
     assert pages.stats.facilities == 42 and pages.stats.total_page is None
-    assert transport.max_in_flight == 1  # nothing to look ahead of
+    assert server.max_in_flight == 1  # nothing to look ahead of
 
 
 async def test_retries_are_summed_from_attempts() -> None:
-    transport = FakeTransport(rows(50), attempts=lambda p: 3 if p in (2, 4) else 1)
-    pages = crawl(transport)
+    server = FakeServer(rows(50), attempts=lambda p: 3 if p in (2, 4) else 1)
+    pages = crawl(server)
     async for _ in pages:
         pass
     assert pages.stats.retries == 4
 
 
 async def test_an_empty_registry_is_one_empty_page() -> None:
-    transport = FakeTransport([], total=lambda page, pages: 0)
-    stream = FacilityStream(crawl(transport))
+    server = FakeServer([], total=lambda page, pages: 0)
+    stream = FacilityStream(crawl(server))
     assert [f async for f in stream] == []
-    assert stream.stats.pages == 1 and transport.requested == [1]
+    assert stream.stats.pages == 1 and server.requested == [1]
 
 
 def test_query_validation_happens_before_iteration() -> None:
@@ -331,7 +354,7 @@ async def test_dedupe_keeps_codes_that_only_look_alike_apart() -> None:
         {"kode_satusehat": "0012"},
         {"kode_satusehat": "ABC"},
     ]
-    stream = FacilityStream(crawl(FakeTransport(data), page_size=5, seen=["abc"]))
+    stream = FacilityStream(crawl(FakeServer(data), page_size=5, seen=["abc"]))
     codes = [f.kode_satusehat async for f in stream]
     assert codes == ["0012", "12", "ABC", "١٢", None, None]
     assert stream.stats.duplicates_skipped == 4

@@ -12,8 +12,8 @@ import aiohttp
 import msgspec
 import pytest
 
+from satusehat_async.sandbox.facilities import FacilityGenerator
 from satusehat_async.testing import Registry, Sandbox
-from satusehat_async.testing.data import FacilityGenerator
 
 MSI = "/masterdata/v1/mastersaranaindex/mastersarana"
 ALL_TYPES = [("jenis_sarana", j) for j in ("101", "102", "103", "104")]
@@ -314,7 +314,7 @@ async def test_registry_changes_mid_crawl(get: Any, sb: Sandbox) -> None:
 
 def test_filtered_lists_are_cached_until_the_registry_changes() -> None:
     registry = Registry(500, seed=4)
-    from satusehat_async.testing.msi import MsiFilter
+    from satusehat_async.sandbox.msi import MsiFilter
 
     crawl_filter = MsiFilter(jenis_sarana=frozenset({"103"}))
     first = registry.select(crawl_filter)
@@ -344,7 +344,7 @@ def test_added_facilities_are_updated_today_by_the_clock() -> None:
 
 
 def _page(registry: Registry, page: int, limit: int = 100) -> dict[str, Any]:
-    from satusehat_async.testing.msi import parse_msi_query
+    from satusehat_async.sandbox.msi import parse_msi_query
 
     query = parse_msi_query({"limit": str(limit), "page": str(page)}, ["101", "102", "103", "104"])
     answer: dict[str, Any] = msgspec.json.decode(registry.page(query))

@@ -27,11 +27,12 @@ from satusehat_async.msi.checkpoint import (
     checkpoint_path,
 )
 from satusehat_async.msi.export import FORMATS, Encoder, encoder_for
-from satusehat_async.msi.pager import CrawlStats
 from satusehat_async.msi.query import MAX_PAGE_SIZE, FacilityQuery, FacilityType
+from satusehat_async.msi.stats import CrawlStats
 
 if TYPE_CHECKING:
     from satusehat_async.msi.models import FacilityPage
+    from satusehat_async.msi.pager import FacilityPages
 
 __all__ = ["PlainProgress", "ProgressDisplay", "advance_progress", "crawl_progress", "register"]
 
@@ -273,9 +274,8 @@ async def _crawl(
     start = export.checkpoint.next_page if export else 1
     before = export.checkpoint.facilities if export else 0
     target = str(args.output) if args.output is not None else "stdout"
-    stdout = sys.stdout.buffer
     if export is None and header:
-        stdout.write(header)
+        sys.stdout.buffer.write(header)
     stats = CrawlStats()
     try:
         async with client:
@@ -290,19 +290,7 @@ async def _crawl(
                 export.seen.clear()  # the crawl keeps its own compact copy
             stats = pages.stats
             async with pages:
-                with crawl_progress(sys.stderr.isatty()) as progress:
-                    task = None
-                    async for page in pages:
-                        if export is not None:
-                            _check_resumed_page(export, stats, start)
-                            if _past_the_end(page, stats):
-                                continue  # nothing to write, and next_page stays in range
-                            await _commit(export, encode(page.facilities), page, stats)
-                        else:
-                            stdout.write(encode(page.facilities))
-                            stdout.flush()
-                        if progress is not None:
-                            task = advance_progress(progress, task, stats, start)
+                await _write_pages(pages, encode, export, start)
         if export is not None:
             export.finish()
     except asyncio.CancelledError:
@@ -322,6 +310,27 @@ async def _crawl(
         return 0
     print(_summary(stats, before + stats.facilities, target), file=sys.stderr)
     return 0
+
+
+async def _write_pages(
+    pages: FacilityPages, encode: Encoder, export: ExportFile | None, start: int
+) -> None:
+    """Write each page as it comes: committed to the export file, or to stdout."""
+    stats = pages.stats
+    stdout = sys.stdout.buffer
+    with crawl_progress(sys.stderr.isatty()) as progress:
+        task = None
+        async for page in pages:
+            if export is not None:
+                _check_resumed_page(export, stats, start)
+                if _past_the_end(page, stats):
+                    continue  # nothing to write, and next_page stays in range
+                await _commit(export, encode(page.facilities), page, stats)
+            else:
+                stdout.write(encode(page.facilities))
+                stdout.flush()
+            if progress is not None:
+                task = advance_progress(progress, task, stats, start)
 
 
 def _check_resumed_page(export: ExportFile, stats: CrawlStats, start: int) -> None:

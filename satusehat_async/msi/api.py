@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from satusehat_async.context import context_of
 from satusehat_async.errors import ValidationError
@@ -26,6 +27,15 @@ __all__ = ["MSI", "MSI_PATH"]
 
 #: The facility endpoint, under the client's ``masterdata_url``.
 MSI_PATH = "/mastersaranaindex/mastersarana"
+
+
+# The filter arguments of pages() and facilities(): FacilityQuery's fields, by name.
+_FILTERS = tuple(field.name for field in dataclasses.fields(FacilityQuery))
+
+
+def _filters(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters among a call's arguments (its ``locals()``), for FacilityQuery.build."""
+    return {name: arguments[name] for name in _FILTERS}
 
 
 def _seen(value: object) -> list[str] | None:
@@ -124,21 +134,18 @@ class MSI:
                 sent).
         """
         if query is None:
-            query = FacilityQuery.build(
-                jenis_sarana=jenis_sarana,
-                kode_provinsi=kode_provinsi,
-                kode_kabkota=kode_kabkota,
-                kode_kecamatan=kode_kecamatan,
-                kode_satusehat=kode_satusehat,
-                kode_sarana=kode_sarana,
-                nama=nama,
-                status_aktif=status_aktif,
-                status_sarana=status_sarana,
-                sumber_identifier=sumber_identifier,
-                identifier_kode_sarana=identifier_kode_sarana,
-                lower_bound_updated_at=lower_bound_updated_at,
-                upper_bound_updated_at=upper_bound_updated_at,
-            )
+            query = FacilityQuery.build(**_filters(locals()))
+        return self._crawl(query, page_size, concurrency, start_page, seen)
+
+    def _crawl(
+        self,
+        query: object,
+        page_size: object,
+        concurrency: object,
+        start_page: object,
+        seen: object,
+    ) -> FacilityPages:
+        """The validated crawl of :meth:`pages` (checked in the order of its arguments)."""
         limit = min(_positive("concurrency", concurrency), self._context.connection_limit)
         return FacilityPages(
             self._context,
@@ -176,28 +183,9 @@ class MSI:
 
         Same arguments and behaviour as :meth:`pages`; ``.stats`` and ``.aclose()`` too.
         """
-        return FacilityStream(
-            self.pages(
-                jenis_sarana=jenis_sarana,
-                kode_provinsi=kode_provinsi,
-                kode_kabkota=kode_kabkota,
-                kode_kecamatan=kode_kecamatan,
-                kode_satusehat=kode_satusehat,
-                kode_sarana=kode_sarana,
-                nama=nama,
-                status_aktif=status_aktif,
-                status_sarana=status_sarana,
-                sumber_identifier=sumber_identifier,
-                identifier_kode_sarana=identifier_kode_sarana,
-                lower_bound_updated_at=lower_bound_updated_at,
-                upper_bound_updated_at=upper_bound_updated_at,
-                page_size=page_size,
-                concurrency=concurrency,
-                start_page=start_page,
-                seen=seen,
-                query=query,
-            )
-        )
+        arguments: dict[str, Any] = dict(locals())
+        del arguments["self"]
+        return FacilityStream(self.pages(**arguments))
 
     async def page(
         self, page: int = 1, *, page_size: int = MAX_PAGE_SIZE, query: FacilityQuery | None = None

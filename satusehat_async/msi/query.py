@@ -158,6 +158,60 @@ def _date(name: str, value: DateLike | None) -> str | None:
     )
 
 
+def _regions(
+    provinsi_arg: object, kabkota_arg: object, kecamatan_arg: object
+) -> tuple[str | None, str | None, str | None]:
+    """The three region codes, each of its length and nested in the larger ones."""
+    provinsi = _digits("kode_provinsi", provinsi_arg, 2)
+    kabkota = _digits("kode_kabkota", kabkota_arg, 4)
+    kecamatan = _digits("kode_kecamatan", kecamatan_arg, 6)
+    if provinsi and kabkota and not kabkota.startswith(provinsi):
+        raise ValidationError(f"kode_kabkota {kabkota} is not in kode_provinsi {provinsi}")
+    if kabkota and kecamatan and not kecamatan.startswith(kabkota):
+        raise ValidationError(f"kode_kecamatan {kecamatan} is not in kode_kabkota {kabkota}")
+    if provinsi and kecamatan and not kecamatan.startswith(provinsi):
+        raise ValidationError(f"kode_kecamatan {kecamatan} is not in kode_provinsi {provinsi}")
+    return provinsi, kabkota, kecamatan
+
+
+def _status(value: object) -> str | None:
+    """A verification status (``status_sarana``), lower-cased."""
+    status = _text("status_sarana", value)
+    if status is None:
+        return None
+    status = status.lower()
+    if status not in STATUS_SARANA:
+        known = ", ".join(sorted(STATUS_SARANA))
+        raise ValidationError(f"status_sarana must be one of {known}, got {status!r}")
+    return status
+
+
+def _source(system_arg: object, code_arg: object) -> tuple[str | None, str | None]:
+    """``sumber_identifier`` and ``identifier_kode_sarana``: both or neither."""
+    source = _text("sumber_identifier", system_arg)
+    source_code = _text("identifier_kode_sarana", code_arg)
+    if (source is None) != (source_code is None):
+        raise ValidationError("sumber_identifier and identifier_kode_sarana must be given together")
+    if source is not None and source not in SOURCE_SYSTEMS:
+        raise ValidationError(
+            f"sumber_identifier must be one of {', '.join(sorted(SOURCE_SYSTEMS))}, got {source!r}"
+        )
+    return source, source_code
+
+
+def _date_range(
+    lower_arg: DateLike | None, upper_arg: DateLike | None
+) -> tuple[str | None, str | None]:
+    """The ``updated_at`` bounds as ISO dates, in order."""
+    lower = _date("lower_bound_updated_at", lower_arg)
+    upper = _date("upper_bound_updated_at", upper_arg)
+    if lower and upper and lower > upper:
+        raise ValidationError(
+            f"lower_bound_updated_at {lower} is after upper_bound_updated_at {upper}"
+        )
+    return lower, upper
+
+
 def validate_page_size(page_size: object) -> int:
     """Check a page size (the API's ``limit``): an int from 1 to :data:`MAX_PAGE_SIZE`."""
     if isinstance(page_size, bool) or not isinstance(page_size, int):
@@ -211,40 +265,12 @@ class FacilityQuery:
         Raises:
             ValidationError: for any value the API would refuse or misread.
         """
-        provinsi = _digits("kode_provinsi", kode_provinsi, 2)
-        kabkota = _digits("kode_kabkota", kode_kabkota, 4)
-        kecamatan = _digits("kode_kecamatan", kode_kecamatan, 6)
-        if provinsi and kabkota and not kabkota.startswith(provinsi):
-            raise ValidationError(f"kode_kabkota {kabkota} is not in kode_provinsi {provinsi}")
-        if kabkota and kecamatan and not kecamatan.startswith(kabkota):
-            raise ValidationError(f"kode_kecamatan {kecamatan} is not in kode_kabkota {kabkota}")
-        if provinsi and kecamatan and not kecamatan.startswith(provinsi):
-            raise ValidationError(f"kode_kecamatan {kecamatan} is not in kode_provinsi {provinsi}")
+        provinsi, kabkota, kecamatan = _regions(kode_provinsi, kode_kabkota, kode_kecamatan)
         if status_aktif is not None and not isinstance(status_aktif, bool):
             raise ValidationError(f"status_aktif must be True or False, got {status_aktif!r}")
-        status = _text("status_sarana", status_sarana)
-        if status is not None:
-            status = status.lower()
-            if status not in STATUS_SARANA:
-                known = ", ".join(sorted(STATUS_SARANA))
-                raise ValidationError(f"status_sarana must be one of {known}, got {status!r}")
-        source = _text("sumber_identifier", sumber_identifier)
-        source_code = _text("identifier_kode_sarana", identifier_kode_sarana)
-        if (source is None) != (source_code is None):
-            raise ValidationError(
-                "sumber_identifier and identifier_kode_sarana must be given together"
-            )
-        if source is not None and source not in SOURCE_SYSTEMS:
-            raise ValidationError(
-                f"sumber_identifier must be one of {', '.join(sorted(SOURCE_SYSTEMS))}, "
-                f"got {source!r}"
-            )
-        lower = _date("lower_bound_updated_at", lower_bound_updated_at)
-        upper = _date("upper_bound_updated_at", upper_bound_updated_at)
-        if lower and upper and lower > upper:
-            raise ValidationError(
-                f"lower_bound_updated_at {lower} is after upper_bound_updated_at {upper}"
-            )
+        status = _status(status_sarana)
+        source, source_code = _source(sumber_identifier, identifier_kode_sarana)
+        lower, upper = _date_range(lower_bound_updated_at, upper_bound_updated_at)
         return cls(
             jenis_sarana=_jenis(jenis_sarana),
             kode_provinsi=provinsi,

@@ -1,29 +1,21 @@
-"""What a crawl did: counts, ``total_page`` changes, and the traces of a moving registry."""
+"""What an MSI crawl did: :class:`CrawlStats` (the paging engine's stats, in MSI terms)."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
+
+from satusehat_async.paging.stats import PageStats, TotalPageChange
 
 __all__ = ["CrawlStats", "TotalPageChange"]
 
 
-@dataclasses.dataclass(frozen=True)
-class TotalPageChange:
-    """``total_page`` differed on page ``page`` from what earlier pages said."""
-
-    page: int
-    old: int
-    new: int
-
-
 @dataclasses.dataclass
-class CrawlStats:
+class CrawlStats(PageStats):
     """What a crawl did so far (live while it runs).
 
     Attributes:
         pages: pages yielded.
-        facilities: facilities yielded (after removing duplicates).
+        facilities: facilities yielded (after removing duplicates); the engine's ``items``.
         duplicates_skipped: rows whose ``kode_satusehat`` was already yielded (or was
             among the ``seen`` codes given to the crawl).
         repaired_records: rows that did not fit the models and were repaired.
@@ -55,43 +47,11 @@ class CrawlStats:
     missing ones), which is worth doing when :attr:`possibly_incomplete` is set.
     """
 
-    pages: int = 0
-    facilities: int = 0
-    duplicates_skipped: int = 0
-    repaired_records: int = 0
-    retries: int = 0
-    total_page: int | None = None
-    total_page_changes: list[TotalPageChange] = dataclasses.field(default_factory=list)
-    empty_pages: int = 0
-    stale_total_page: bool = False
-    short_pages: list[int] = dataclasses.field(default_factory=list)
-    started_at: float | None = None
-    finished_at: float | None = None
-
     @property
-    def total_page_changed(self) -> bool:
-        """Did ``total_page`` change mid-crawl (the registry moved under the crawl)?"""
-        return bool(self.total_page_changes)
+    def facilities(self) -> int:
+        """Facilities yielded (after removing duplicates)."""
+        return self.items
 
-    @property
-    def total_page_shrank(self) -> bool:
-        """Did ``total_page`` ever go down mid-crawl (rows were deleted during the crawl)?"""
-        return any(change.new < change.old for change in self.total_page_changes)
-
-    @property
-    def possibly_incomplete(self) -> bool:
-        """Rows may have been missed: the registry shrank or shifted under the crawl.
-
-        True when ``total_page`` went down or a page came back short before the end
-        (:attr:`short_pages`). Offset paging cannot tell which rows moved: run a second
-        pass with ``lower_bound_updated_at`` (see the class docstring).
-        """
-        return self.total_page_shrank or bool(self.short_pages)
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the first page was asked for (until the end, once finished)."""
-        if self.started_at is None:
-            return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
+    @facilities.setter
+    def facilities(self, value: int) -> None:
+        self.items = value
