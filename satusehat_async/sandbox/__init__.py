@@ -1,9 +1,10 @@
 """The local sandbox: an embedded fake SATUSEHAT, an aiohttp server on 127.0.0.1.
 
 Not to be confused with ``environment="sandbox"``, the remote Kemkes staging host. It
-answers like SATUSEHAT — the OAuth token, the Master Sarana Index, Patient — with faults
-on demand, for tests, demos and benchmarks without credentials or network. It is an
-independent oracle of the API: it shares no protocol code with the client::
+answers like SATUSEHAT — the OAuth token, the Master Sarana Index, Patient (the MPI) and
+every other FHIR R4 resource type (the FHIR store) — with faults on demand, for tests,
+demos and benchmarks without credentials or network. It is an independent oracle of the
+API: it shares no protocol code with the client::
 
     from satusehat_async.sandbox import LocalSandbox
 
@@ -16,7 +17,9 @@ Where things are: :mod:`.server` (:class:`LocalSandbox`: settings, lifecycle, co
 endpoints), :mod:`.tokens`, :mod:`.faults`, :mod:`.stats`; the facility registry in
 :mod:`.registry`, :mod:`.msi` (queries), :mod:`.facilities`, :mod:`.facility_tables` and
 :mod:`.geography`; the patient index in :mod:`.patients`, :mod:`.patient_rules`,
-:mod:`.patient_search` and :mod:`.fhir`; :mod:`.threaded` runs a sandbox in a thread.
+:mod:`.patient_search` and :mod:`.fhir`; every other resource type in :mod:`.resources`,
+:mod:`.resource_rules`, :mod:`.resource_search` and :mod:`.json_patch`; :mod:`.threaded`
+runs a sandbox in a thread.
 For tests, the pytest fixtures are in :mod:`satusehat_async.testing.pytest_plugin`.
 """
 

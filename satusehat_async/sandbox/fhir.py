@@ -5,9 +5,13 @@ Pure functions (no server): the Patient store builds :class:`Answer` values with
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 from typing import Any
 
 import msgspec
@@ -19,6 +23,7 @@ __all__ = [
     "Answer",
     "PatchError",
     "SearchLag",
+    "VersionStamp",
     "apply_replace",
     "check_lag",
     "copy_json",
@@ -29,6 +34,7 @@ __all__ = [
     "name_matches",
     "outcome",
     "search_view",
+    "version_headers",
 ]
 
 NIK = "https://fhir.kemkes.go.id/id/nik"
@@ -70,6 +76,42 @@ def outcome(
     if expression is not None:
         issue["expression"] = expression
     return Answer(status, {"resourceType": "OperationOutcome", "issue": [issue]})
+
+
+class VersionStamp:
+    """Gives resources SATUSEHAT's ``meta.versionId`` and ``meta.lastUpdated``, by a clock.
+
+    The versionId is the unpadded base64 of the update time in nanoseconds (as captured);
+    two stamps are always at least a microsecond apart, so versions never collide.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._last_ns = 0
+
+    def stamp(self, resource: dict[str, Any]) -> None:
+        """Give ``resource`` a new ``meta.versionId`` and ``lastUpdated`` (other meta kept)."""
+        ns = max(int(self._clock() * 1e9), self._last_ns + 1_000)
+        self._last_ns = ns
+        when = dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
+        meta: dict[str, Any] = resource["meta"] if isinstance(resource.get("meta"), dict) else {}
+        meta["lastUpdated"] = when.isoformat(timespec="microseconds")
+        meta["versionId"] = base64.b64encode(str(ns).encode()).decode().rstrip("=")
+        resource["meta"] = meta
+
+
+def version_headers(resource: dict[str, Any], url: str, *, location: bool) -> dict[str, str]:
+    """``ETag`` and ``Last-Modified`` of a stamped resource; with ``location``, also the
+    ``Location`` of its version (``{url}/_history/{versionId}``, as creates and updates)."""
+    meta = resource["meta"]
+    when = dt.datetime.fromisoformat(meta["lastUpdated"])
+    headers = {
+        "ETag": f'W/"{meta["versionId"]}"',
+        "Last-Modified": format_datetime(when, usegmt=True),
+    }
+    if location:
+        headers["Location"] = f"{url}/_history/{meta['versionId']}"
+    return headers
 
 
 def copy_json(value: Any) -> Any:

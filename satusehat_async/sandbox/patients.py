@@ -17,11 +17,8 @@ standard FHIR server: ``200`` and the existing resource.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import random
 from collections.abc import Callable, Sequence
-from email.utils import format_datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -34,10 +31,12 @@ from satusehat_async.sandbox.fhir import (
     Answer,
     PatchError,
     SearchLag,
+    VersionStamp,
     apply_replace,
     check_lag,
     copy_json,
     outcome,
+    version_headers,
 )
 from satusehat_async.sandbox.patient_rules import (
     JSON_TYPES,
@@ -110,7 +109,7 @@ class PatientStore:
         self._patients: dict[str, dict[str, Any]] = {}
         self._by_nik: dict[str, str] = {}
         self._by_mother: dict[str, list[str]] = {}
-        self._last_ns = 0
+        self._versions = VersionStamp(clock)
         # A stream of its own, so the lag does not change the ids a seed gives.
         self._lag_random = random.Random(seed * 53 + 11)
         self._visible_at: dict[str, float] = {}  # id -> when searches start finding it
@@ -172,23 +171,10 @@ class PatientStore:
 
     def _stamp(self, resource: dict[str, Any]) -> None:
         """Give ``resource`` a new ``meta.versionId`` and ``lastUpdated``."""
-        ns = max(int(self._clock() * 1e9), self._last_ns + 1_000)
-        self._last_ns = ns
-        when = dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
-        meta: dict[str, Any] = resource["meta"] if isinstance(resource.get("meta"), dict) else {}
-        meta["lastUpdated"] = when.isoformat(timespec="microseconds")
-        # SATUSEHAT's versionId is the base64 of the update time in nanoseconds
-        meta["versionId"] = base64.b64encode(str(ns).encode()).decode().rstrip("=")
-        resource["meta"] = meta
+        self._versions.stamp(resource)
 
     def _headers(self, resource: dict[str, Any]) -> dict[str, str]:
-        meta = resource["meta"]
-        when = dt.datetime.fromisoformat(meta["lastUpdated"])
-        return {
-            "ETag": f'W/"{meta["versionId"]}"',
-            "Last-Modified": format_datetime(when, usegmt=True),
-            "Location": f"{self._url(resource['id'])}/_history/{meta['versionId']}",
-        }
+        return version_headers(resource, self._url(resource["id"]), location=True)
 
     def _index(self, resource: dict[str, Any]) -> None:
         for nik in identifier_values(resource, NIK)[:1]:

@@ -1,9 +1,12 @@
 """The sandbox's endpoints at SATUSEHAT's real paths, and the aiohttp application serving them.
 
-The OAuth token, the Master Sarana Index and Patient (create, search, read, patch). Each
+The OAuth token, the Master Sarana Index, Patient (create, search, read, patch; the MPI,
+answering ``application/json``) and every other FHIR resource type (``[A-Z][A-Za-z]+``:
+create, read, version read, update, patch, search; the FHIR store, answering
+``application/fhir+json`` with its keys sorted, as Google's serializer does). Each
 handler turns the request into a call on one of the sandbox's stores (the token issuer,
-the facility registry, the patient store) and their answer into a response; every
-response carries a unique ``X-Request-Id``.
+the facility registry, the patient store, the resource store) and their answer into a
+response; every response carries a unique ``X-Request-Id``.
 """
 
 from __future__ import annotations
@@ -17,16 +20,21 @@ from aiohttp import web
 from satusehat_async.sandbox.faults import TOKEN_PATH
 from satusehat_async.sandbox.fhir import Answer
 from satusehat_async.sandbox.msi import MsiQueryError, parse_msi_query
+from satusehat_async.sandbox.resource_rules import FHIR_JSON, RESOURCE_TYPES
 
 if TYPE_CHECKING:
     from satusehat_async.sandbox.gateway import Gateway
     from satusehat_async.sandbox.server import LocalSandbox
 
-__all__ = ["MSI_PATH", "PATIENT_PATH", "TOKEN_PATH", "build_app"]
+__all__ = ["MSI_PATH", "PATIENT_PATH", "RESOURCE_PATH", "TOKEN_PATH", "build_app"]
 
 MSI_PATH = "/masterdata/v1/mastersaranaindex/mastersarana"
 PATIENT_PATH = "/fhir-r4/v1/Patient"
+RESOURCE_PATH = "/fhir-r4/v1/{type:" + "|".join(sorted(RESOURCE_TYPES - {"Patient"})) + "}"
+"""Every FHIR R4 resource type but Patient (whose routes are the MPI's)."""
+_ID = r"{id:[A-Za-z0-9\-.]{1,64}}"  # a FHIR id
 _encode = msgspec.json.Encoder().encode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 def _json(answer: Answer) -> web.Response:
@@ -34,6 +42,16 @@ def _json(answer: Answer) -> web.Response:
         status=answer.status,
         body=_encode(answer.body),
         content_type="application/json",
+        headers=answer.headers,
+    )
+
+
+def _fhir(answer: Answer) -> web.Response:
+    return web.Response(
+        status=answer.status,
+        body=_encode_sorted(answer.body),
+        content_type=FHIR_JSON,
+        charset="utf-8",
         headers=answer.headers,
     )
 
@@ -58,6 +76,15 @@ def build_app(sandbox: LocalSandbox, gateway: Gateway) -> web.Application:
     app.router.add_get(PATIENT_PATH + "/", endpoints.search_patients)
     app.router.add_get(PATIENT_PATH + "/{id}", endpoints.read_patient)
     app.router.add_patch(PATIENT_PATH + "/{id}", endpoints.patch_patient)
+    resources = _Resources(sandbox)
+    app.router.add_post(RESOURCE_PATH, resources.create)
+    app.router.add_get(RESOURCE_PATH, resources.search)
+    app.router.add_get(RESOURCE_PATH + "/", resources.search)
+    app.router.add_get(f"{RESOURCE_PATH}/{_ID}", resources.read)
+    app.router.add_put(f"{RESOURCE_PATH}/{_ID}", resources.update)
+    app.router.add_patch(f"{RESOURCE_PATH}/{_ID}", resources.patch)
+    app.router.add_get(f"{RESOURCE_PATH}/{_ID}/_history/{{vid}}", resources.vread)
+    app.router.add_get("/fhir-r4/v1/metadata", resources.metadata)
     app.on_response_prepare.append(_stamp_request_id)
     return app
 
@@ -106,3 +133,80 @@ class _Endpoints:
         if answer.committed:
             self._sandbox.stats.patches_applied += 1
         return _json(answer)
+
+
+class _Resources:
+    """The handlers of the resource store (every type but Patient)."""
+
+    def __init__(self, sandbox: LocalSandbox) -> None:
+        self._sandbox = sandbox
+
+    async def create(self, request: web.Request) -> web.Response:
+        resource_type = request.match_info["type"]
+        answer = self._sandbox.resources.create(
+            resource_type,
+            await request.read(),
+            request.content_type,
+            request.headers.get("If-None-Exist"),
+        )
+        if answer.committed:
+            self._sandbox.stats.resources_stored[resource_type] += 1
+        return _fhir(answer)
+
+    async def search(self, request: web.Request) -> web.Response:
+        store = self._sandbox.resources
+        return _fhir(store.search(request.match_info["type"], list(request.query.items())))
+
+    async def read(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        return _fhir(self._sandbox.resources.read(info["type"], info["id"]))
+
+    async def vread(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        return _fhir(self._sandbox.resources.vread(info["type"], info["id"], info["vid"]))
+
+    async def update(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        answer = self._sandbox.resources.update(
+            info["type"],
+            info["id"],
+            await request.read(),
+            request.content_type,
+            request.headers.get("If-Match"),
+        )
+        return self._written(info["type"], answer)
+
+    async def patch(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        answer = self._sandbox.resources.patch(
+            info["type"],
+            info["id"],
+            await request.read(),
+            request.content_type,
+            request.headers.get("If-Match"),
+        )
+        return self._written(info["type"], answer)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        """A minimal CapabilityStatement (SATUSEHAT answers ``/metadata`` with 200)."""
+        interactions = [{"code": c} for c in ("read", "vread", "update", "patch", "create")]
+        types = sorted(RESOURCE_TYPES)
+        body = {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [{"type": t, "interaction": interactions} for t in types],
+                }
+            ],
+        }
+        return _fhir(Answer(200, body))
+
+    def _written(self, resource_type: str, answer: Answer) -> web.Response:
+        if answer.committed:
+            self._sandbox.stats.resources_updated[resource_type] += 1
+        return _fhir(answer)

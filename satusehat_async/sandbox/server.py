@@ -2,7 +2,8 @@
 
 :class:`LocalSandbox` holds the settings and the stores — the token issuer
 (:mod:`.tokens`), the facility registry (:mod:`.registry`), the patient store
-(:mod:`.patients`), the fault plan (:mod:`.faults`) and the counters (:mod:`.stats`) — and
+(:mod:`.patients`), the store of every other FHIR resource type (:mod:`.resources`), the
+fault plan (:mod:`.faults`) and the counters (:mod:`.stats`) — and
 serves them: the endpoints are in :mod:`.routes`, the gateway in front of them (latency,
 faults, the token check, ambiguous writes) in :mod:`.gateway`. It is an independent oracle
 of the API: it shares no protocol code with the client.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +27,7 @@ from satusehat_async.sandbox.fhir import SearchLag, check_lag
 from satusehat_async.sandbox.gateway import Gateway
 from satusehat_async.sandbox.patients import CreateAnswer, PatientStore
 from satusehat_async.sandbox.registry import Registry
+from satusehat_async.sandbox.resources import ResourceStore, SearchStyle
 from satusehat_async.sandbox.routes import MSI_PATH, build_app
 from satusehat_async.sandbox.stats import SandboxStats
 from satusehat_async.sandbox.tokens import TokenIssuer, application_name
@@ -59,16 +62,24 @@ class LocalSandbox:
         retry_after: the ``Retry-After`` header value of 429 answers.
         clock: the time source for token expiry and patient timestamps (seconds).
         port, host: where to listen (port 0: a free port).
+        organization_id: the caller's SATUSEHAT organization id: the one local identifiers
+            (``http://sys-ids.kemkes.go.id/{kind}/{org}``) must name, else RuleNumber 10117.
+        fhir_search_style: how resource searches (every type but Patient) page:
+            ``"standard"`` (``_count`` pages, ``next`` links) or ``"satusehat"`` (as
+            SATUSEHAT's store was captured: at most 100 entries, the true ``total``, no
+            ``link``). Also settable later as ``sb.resources.search_style``.
         create_answer: answer a Patient create with the resource (``"resource"``) or with
             SATUSEHAT's ``{"success": true, ...}`` envelope (``"envelope"``).
-        conditional_create: honour ``If-None-Exist`` on Patient creates like a standard
-            FHIR server (200 and the existing resource). Off by default, like SATUSEHAT,
-            which is not documented to honour it: a duplicate NIK then gets the 200
-            ``{"success": false, ...}`` envelope.
-        search_lag: ``(low, high)`` seconds: a new Patient is found by searches only a
-            random ``low`` to ``high`` seconds (by ``clock``, drawn from ``seed``) after it was
-            stored, as with the MPI's search index; reads by id see it at once. Also
-            settable later as ``sb.patients.search_lag``.
+        conditional_create: honour ``If-None-Exist`` on creates (Patient and every other
+            type) like a standard FHIR server (200 and the existing resource). Off by
+            default, like SATUSEHAT, which is not documented to honour it: a duplicate NIK
+            then gets the 200 ``{"success": false, ...}`` envelope, and another resource
+            whose local identifier exists the 400 ``duplicate`` OperationOutcome.
+        search_lag: ``(low, high)`` seconds: a new Patient (or other resource) is found by
+            searches only a random ``low`` to ``high`` seconds (by ``clock``, drawn from
+            ``seed``) after it was stored, as with the MPI's search index; reads by id (and
+            the duplicate rules) see it at once. Also
+            settable later as ``sb.patients.search_lag`` and ``sb.resources.search_lag``.
         late_commit: ``(low, high)`` seconds: a ``commit_then_*`` fault answers its error
             at once and commits the write a random ``low`` to ``high`` seconds later (a
             gateway timing out while the backend still works); None: the write commits
@@ -90,6 +101,8 @@ class LocalSandbox:
         clock: Callable[[], float] = time.time,
         port: int = 0,
         host: str = "127.0.0.1",
+        organization_id: str = "10000004",
+        fhir_search_style: SearchStyle = "standard",
         create_answer: CreateAnswer = "resource",
         conditional_create: bool = False,
         search_lag: SearchLag | None = None,
@@ -113,6 +126,14 @@ class LocalSandbox:
             conditional_create=conditional_create,
             search_lag=search_lag,
         )
+        self.resources = ResourceStore(
+            seed=seed,
+            clock=clock,
+            organization_id=organization_id,
+            search_style=fhir_search_style,
+            conditional_create=conditional_create,
+            search_lag=search_lag,
+        )
         self.stats = SandboxStats()
         self._registry: Registry | None = None
         self.tokens = TokenIssuer(
@@ -131,6 +152,11 @@ class LocalSandbox:
     def client_secret(self) -> str:
         """The client secret the token endpoint accepts (a test value, not a secret)."""
         return self.tokens.client_secret
+
+    @property
+    def organization_id(self) -> str:
+        """The caller's organization id (see ``organization_id=``)."""
+        return self.resources.organization_id
 
     @property
     def token_ttl(self) -> float:
@@ -179,7 +205,7 @@ class LocalSandbox:
         self.port = sock.getsockname()[1]
         host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
         self._base_url = f"http://{host}:{self.port}"
-        self.patients.base_url = self._base_url
+        self.patients.base_url = self.resources.base_url = self._base_url
 
     async def close(self) -> None:
         """Stop listening and close every connection (writes still to commit never do)."""
@@ -202,17 +228,21 @@ class LocalSandbox:
 
     def environ(self) -> dict[str, str]:
         """The ``SATUSEHAT_*`` variables that point ``SatuSehatClient.from_env()`` (and the
-        command line) at this sandbox: its URL and its test credentials."""
+        command line) at this sandbox: its URL, its test credentials and its organization."""
         return {
             "SATUSEHAT_BASE_URL": self.base_url,
             "SATUSEHAT_CLIENT_ID": self.client_id,
             "SATUSEHAT_CLIENT_SECRET": self.client_secret,
+            "SATUSEHAT_ORGANIZATION_ID": self.organization_id,
         }
 
     def client(self, **kwargs: Any) -> SatuSehatClient:
-        """A ``SatuSehatClient`` with the sandbox's credentials and URL (not yet entered)."""
+        """A ``SatuSehatClient`` with the sandbox's credentials, URL and (where the client
+        takes one) organization id; not yet entered."""
         from satusehat_async.client import SatuSehatClient
 
+        if "organization_id" in inspect.signature(SatuSehatClient).parameters:
+            kwargs.setdefault("organization_id", self.organization_id)
         return SatuSehatClient(self.client_id, self.client_secret, base_url=self.base_url, **kwargs)
 
     # -- controls --------------------------------------------------------------------
@@ -259,11 +289,12 @@ class LocalSandbox:
     async def settle(self) -> None:
         """Let every held-back write commit, then end every search lag.
 
-        Afterwards the store is what a patient client would eventually see: every write
+        Afterwards the stores are what a client would eventually see: every write
         committed and every record found by searches.
         """
         await self._gateway.settle()
         self.patients.settle()
+        self.resources.settle()
 
     def reset_stats(self) -> None:
         """Start every counter from zero (requests still in flight stay counted)."""

@@ -24,5 +24,10 @@ class SandboxStats:
     patients_stored: int = 0
     """Patients created (committed), whatever the answer said."""
     patches_applied: int = 0
+    """Patient patches (committed)."""
+    resources_stored: Counter[str] = field(default_factory=Counter)
+    """Resources other than Patients created (committed), by type."""
+    resources_updated: Counter[str] = field(default_factory=Counter)
+    """Resources other than Patients updated or patched (committed), by type."""
     faults_injected: Counter[str] = field(default_factory=Counter)
     """Faults answered, random and queued, by kind."""
