@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.config import Environment
     from satusehat_async.errors import (
+        AmbiguousIdentifierError,
         AmbiguousMatchError,
         APIError,
         AuthenticationError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
         ConsentError,
         CreateOutcomeUnknown,
         ForbiddenError,
+        IncompleteSearchError,
         NotFoundError,
         RateLimitError,
         RequestTimeout,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
         SatuSehatError,
         ServerError,
         TransportError,
+        UnverifiableCreateOutcome,
         ValidationError,
     )
     from satusehat_async.metrics import Metrics, RequestEvent
@@ -44,6 +47,7 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
 __all__ = [
     "APIError",
     "AccessToken",
+    "AmbiguousIdentifierError",
     "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
@@ -56,6 +60,7 @@ __all__ = [
     "CreateOutcomeUnknown",
     "Environment",
     "ForbiddenError",
+    "IncompleteSearchError",
     "MemoryTokenStore",
     "Metrics",
     "NotFoundError",
@@ -71,11 +76,15 @@ __all__ = [
     "ServerError",
     "TokenStore",
     "TransportError",
+    "UnverifiableCreateOutcome",
     "ValidationError",
     "__version__",
 ]
 
 _HOMES = {
+    "AmbiguousIdentifierError": "satusehat_async.errors",
+    "IncompleteSearchError": "satusehat_async.errors",
+    "UnverifiableCreateOutcome": "satusehat_async.errors",
     "AmbiguousMatchError": "satusehat_async.errors",
     "CheckpointError": "satusehat_async.errors",
     "CreateOutcomeUnknown": "satusehat_async.errors",

@@ -11,14 +11,14 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from satusehat_async import __version__
 from satusehat_async.auth import AccessToken, TokenProvider, TokenStore, token_cache_key
 from satusehat_async.auth.fetch import TOKEN_RETRY as TOKEN_RETRY  # its earlier home
 from satusehat_async.auth.fetch import fetch_token
 from satusehat_async.auth.origins import Origins, warn_plain_http
-from satusehat_async.config import Endpoints, Environment, Settings
+from satusehat_async.config import Endpoints, Environment, Settings, organization_id_setting
 from satusehat_async.context import ResourceContext
 from satusehat_async.errors import SatuSehatError
 from satusehat_async.http.aiohttp_backend import AiohttpBackend
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from satusehat_async.msi import MSI
     from satusehat_async.patients import Patients
+    from satusehat_async.resource import ResourceAPI
+    from satusehat_async.resource.api import R
 
 __all__ = ["SatuSehatClient"]
 
@@ -99,6 +101,7 @@ class SatuSehatClient:
         clock: wall clock for token expiry (epoch seconds); ``sleep`` replaces
             ``asyncio.sleep`` between retries; ``monotonic`` replaces ``time.monotonic``
             for retry budgets, the default breaker and the rate limit (tests inject them).
+        organization_id: the credentials' Organization id; others' local identifiers are refused.
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class SatuSehatClient:
         proxy: str | None = None,
         trust_env: bool = True,
         verify_ssl: bool | ssl.SSLContext = True,
+        organization_id: str | None = None,
     ) -> None:
         timeouts = check_arguments(locals())  # every argument, by its name
         self.endpoints = Endpoints.resolve(
@@ -154,11 +158,18 @@ class SatuSehatClient:
         self.transport.sleep = sleep or asyncio.sleep
         self.transport.monotonic = monotonic or time.monotonic
         self.transport.max_response_size = max_response_size
-        self.context = ResourceContext(
-            self.transport, self.endpoints, connection_limit=connection_limit
-        )
+        self.context = self._resource_context(organization_id)
         self._msi: MSI | None = None
         self._patients: Patients | None = None
+
+    def _resource_context(self, organization_id: str | None) -> ResourceContext:
+        """What resource APIs see of this client (see :class:`ResourceContext`)."""
+        return ResourceContext(
+            self.transport,
+            self.endpoints,
+            connection_limit=self.connection_limit,
+            organization_id=organization_id_setting(organization_id, "organization_id"),
+        )
 
     def _token_provider(
         self, store: TokenStore | None, clock: Callable[[], float], refresh_margin: float
@@ -208,13 +219,14 @@ class SatuSehatClient:
         fhir_url: str | None = None,
         masterdata_url: str | None = None,
         proxy: str | None = None,
+        organization_id: str | None = None,
         **kwargs: Any,
     ) -> SatuSehatClient:
         """Build a client from ``SATUSEHAT_*`` environment variables (see :class:`Settings`).
 
         URL arguments given here win over the variables, and ``proxy`` over the proxy
-        variables; other keyword arguments go to the constructor (``token_store=``,
-        ``rate_limit=``...).
+        variables, ``organization_id`` over ``SATUSEHAT_ORGANIZATION_ID``; other keyword
+        arguments go to the constructor (``token_store=``, ``rate_limit=``...).
         """
         settings = Settings.from_env(
             environ,
@@ -233,6 +245,7 @@ class SatuSehatClient:
             fhir_url=ep.fhir_url,
             masterdata_url=ep.masterdata_url,
             proxy=proxy,
+            organization_id=organization_id or settings.organization_id,
             **kwargs,
         )
 
@@ -255,6 +268,11 @@ class SatuSehatClient:
     def fhir_url(self) -> str:
         """The FHIR R4 base (``.../fhir-r4/v1``)."""
         return self.endpoints.fhir_url
+
+    @property
+    def organization_id(self) -> str | None:
+        """The SATUSEHAT Organization id the credentials belong to (None: not configured)."""
+        return self.context.organization_id
 
     @property
     def masterdata_url(self) -> str:
@@ -368,3 +386,15 @@ class SatuSehatClient:
 
             self._patients = Patients(self.context)
         return self._patients
+
+    @overload
+    def fhir(self, kind: type[R]) -> ResourceAPI[R]: ...
+
+    @overload
+    def fhir(self, kind: str) -> ResourceAPI[Any]: ...
+
+    def fhir(self, kind: type[R] | str) -> ResourceAPI[Any]:
+        """One FHIR type's API (get, search, create, update, patch): ``fhir(Encounter)``."""
+        from satusehat_async.resource import ResourceAPI
+
+        return ResourceAPI(self.context, kind)

@@ -21,6 +21,7 @@ ENV_VARS = (
     "SATUSEHAT_AUTH_URL",
     "SATUSEHAT_FHIR_URL",
     "SATUSEHAT_MASTERDATA_URL",
+    "SATUSEHAT_ORGANIZATION_ID",
 )
 
 AUTH_PATH = "/oauth2/v1/accesstoken"
@@ -125,6 +126,19 @@ def _resolve(
     return Endpoints(base_url=base, **parts)
 
 
+def organization_id_setting(value: object, name: str = "SATUSEHAT_ORGANIZATION_ID") -> str | None:
+    """An organization id setting, checked: None or blank is None; else an Organization
+    id such as ``100025753`` (ConfigurationError naming ``name`` otherwise)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, not {type(value).__name__}")
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", value) or value in (".", ".."):
+        raise ConfigurationError(f"{name} must be an Organization id (such as 100025753)")
+    return value
+
+
 _FIELDS = ("base_url", "auth_url", "fhir_url", "masterdata_url")
 
 
@@ -169,6 +183,7 @@ class Settings:
     client_id: str
     client_secret: str
     endpoints: Endpoints
+    organization_id: str | None = None
 
     def __repr__(self) -> str:
         return f"Settings(endpoints={self.endpoints!r})"
@@ -186,7 +201,8 @@ class Settings:
     ) -> Settings:
         """Read the settings; a missing credential raises naming the variable (never a value).
 
-        Explicit arguments win over the variables. Choosing a deployment explicitly
+        ``SATUSEHAT_ORGANIZATION_ID`` (optional) is the Organization id the credentials
+        belong to. Explicit arguments win over the variables. Choosing a deployment explicitly
         (``environment`` or ``base_url``) also sets aside the URL variables, so the parts
         derive from the deployment chosen unless overridden by argument too.
         """
@@ -224,4 +240,5 @@ class Settings:
             client_id=env["SATUSEHAT_CLIENT_ID"].strip(),
             client_secret=env["SATUSEHAT_CLIENT_SECRET"].strip(),
             endpoints=endpoints,
+            organization_id=organization_id_setting(env.get("SATUSEHAT_ORGANIZATION_ID")),
         )

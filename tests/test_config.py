@@ -122,3 +122,13 @@ def test_environment_variable_errors_name_the_variable() -> None:
         Settings.from_env(env)
     with pytest.raises(ConfigurationError, match=r"^fhir_url must be an http"):
         Settings.from_env(env, fhir_url="ftp://y")
+
+
+def test_settings_read_the_organization_id() -> None:
+    base = {"SATUSEHAT_CLIENT_ID": "cid", "SATUSEHAT_CLIENT_SECRET": "s"}
+    assert Settings.from_env(base).organization_id is None
+    assert Settings.from_env({**base, "SATUSEHAT_ORGANIZATION_ID": ""}).organization_id is None
+    settings = Settings.from_env({**base, "SATUSEHAT_ORGANIZATION_ID": "100025753"})
+    assert settings.organization_id == "100025753"
+    with pytest.raises(ConfigurationError, match="SATUSEHAT_ORGANIZATION_ID"):
+        Settings.from_env({**base, "SATUSEHAT_ORGANIZATION_ID": "../x"})

@@ -15,10 +15,13 @@ from satusehat_async.errors.decode import (
     parse_retry_after,
 )
 from satusehat_async.errors.outcomes import (
+    AmbiguousIdentifierError,
     AmbiguousMatchError,
     CheckpointError,
     CreateOutcomeUnknown,
+    IncompleteSearchError,
     ResumeRefused,
+    UnverifiableCreateOutcome,
 )
 from satusehat_async.errors.tree import (
     DEFAULT_RETRY_STATUSES,
@@ -43,6 +46,7 @@ from satusehat_async.errors.tree import (
 __all__ = [
     "DEFAULT_RETRY_STATUSES",
     "APIError",
+    "AmbiguousIdentifierError",
     "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
@@ -53,6 +57,7 @@ __all__ = [
     "ConsentError",
     "CreateOutcomeUnknown",
     "ForbiddenError",
+    "IncompleteSearchError",
     "NotFoundError",
     "RateLimitError",
     "RequestTimeout",
@@ -61,6 +66,7 @@ __all__ = [
     "SatuSehatError",
     "ServerError",
     "TransportError",
+    "UnverifiableCreateOutcome",
     "ValidationError",
     "body_summary",
     "consent_error_from_body",

@@ -3,6 +3,9 @@
 - :class:`AmbiguousMatchError`: several existing records match the one to create.
 - :class:`CreateOutcomeUnknown`: an ambiguous write whose outcome could not be learnt.
 - :class:`ResumeRefused` / :class:`CheckpointError`: an export that cannot be resumed safely.
+- :class:`IncompleteSearchError`: a search that ended short of the server's ``total``.
+- :class:`AmbiguousIdentifierError`, :class:`UnverifiableCreateOutcome`: the generic
+  resource API's forms of the two create outcomes above.
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from collections.abc import Sequence
 from satusehat_async.errors.tree import SatuSehatError, ValidationError
 from satusehat_async.redact import redact_niks
 
-__all__ = ["AmbiguousMatchError", "CheckpointError", "CreateOutcomeUnknown", "ResumeRefused"]
+__all__ = [
+    "AmbiguousIdentifierError",
+    "AmbiguousMatchError",
+    "CheckpointError",
+    "CreateOutcomeUnknown",
+    "IncompleteSearchError",
+    "ResumeRefused",
+    "UnverifiableCreateOutcome",
+]
 
 
 class AmbiguousMatchError(SatuSehatError):
@@ -105,3 +116,85 @@ class CheckpointError(ResumeRefused):
 
     ``str()`` says what does not match, in one line; the output is left untouched.
     """
+
+
+NARROWER = (
+    "narrow the search (by encounter=, subject= with a date range such as "
+    "date=ge2024-07-01&date=lt2024-08-01, or _lastUpdated=ge...) until each answer holds "
+    "its whole total"
+)
+
+
+class IncompleteSearchError(SatuSehatError):
+    """A search that ended with fewer matches than the ``total`` the server announced.
+
+    SATUSEHAT's FHIR store answers at most 100 entries with the true ``total`` and no
+    ``next`` link, so the rest cannot be paged to: the result must not pass for complete.
+
+    Attributes:
+        resource_type: the type searched.
+        total: the server's ``total``.
+        received: the matches received (all pages).
+    """
+
+    def __init__(self, resource_type: str, *, total: int, received: int) -> None:
+        self.resource_type = resource_type
+        self.total = total
+        self.received = received
+        super().__init__(
+            f"{resource_type} search incomplete: the server reported total={total} but "
+            f"answered {received} and no next link; {NARROWER}"
+        )
+
+
+class AmbiguousIdentifierError(AmbiguousMatchError):
+    """Several existing records carry the identifier of the resource to create.
+
+    ``ids`` lists them; none is returned (resolve the duplicates on the server).
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        *,
+        resource_type: str,
+        token: str,
+        after: SatuSehatError | None = None,
+    ) -> None:
+        self.ids = tuple(ids)
+        self.resource_type = resource_type
+        message = (
+            f"{len(self.ids)} {resource_type} records ({', '.join(self.ids)}) carry the "
+            f"identifier {redact_niks(token)}: cannot tell which one is meant, so none is "
+            "returned; resolve the duplicates"
+        )
+        if after is not None:
+            message += (
+                f" (this create's own write failed ambiguously, {type(after).__name__}, "
+                "and may be one of them)"
+            )
+        SatuSehatError.__init__(self, message)
+
+
+class UnverifiableCreateOutcome(CreateOutcomeUnknown):
+    """The write of a resource without an identifier failed ambiguously.
+
+    It may or may not be stored, and nothing identifies it to look it up by, so it was
+    not sent again (that could store it twice). Check (a search by subject, encounter
+    and date) before repeating it; give such resources an identifier
+    (:func:`~satusehat_async.resource.local_identifier`) to make their creates idempotent.
+    """
+
+    def __init__(self, *, last_error: SatuSehatError, resource_type: str) -> None:
+        self.resource_type = resource_type
+        self.last_error = last_error
+        self.cause = None
+        self.attempts = 1
+        self.repeat_after = None
+        SatuSehatError.__init__(
+            self,
+            f"the outcome of this {resource_type} create is unknown: its write failed "
+            f"ambiguously ({type(last_error).__name__}: {redact_niks(str(last_error))}) and "
+            "it carries no identifier to look it up by, so it was not sent again; the "
+            "record may or may not exist — check before repeating it",
+        )
