@@ -30,6 +30,8 @@ PATIENT_FIXTURES = [
     "patient_every_element.json",
     "patient_primitive_extensions.json",
     "patient_every_extension_value.json",
+    # issue 11: the metadata value[x] types (Dosage, DataRequirement ...) are typed now
+    "patient_metadata_extension_values.json",
 ]
 CAPTURED = Path(__file__).parent / "fixtures" / "captured"
 
@@ -286,3 +288,134 @@ def test_captured_search_answers_round_trip() -> None:
         for entry in bundle.get("entry") or []:
             raw = json.dumps(entry["resource"]).encode()
             assert strict_json(roundtrip(raw)) == strict_json(raw), path.name
+
+
+# --- issue 11: one set of FHIR classes (the generated ones) ---------------------------
+
+_REEXPORTED = [
+    "Address",
+    "Annotation",
+    "Attachment",
+    "BackboneElement",
+    "CodeableConcept",
+    "Coding",
+    "ContactPoint",
+    "Element",
+    "Extension",
+    "FHIRModel",
+    "HumanName",
+    "Identifier",
+    "Meta",
+    "Money",
+    "Narrative",
+    "Patient",
+    "PatientCommunication",
+    "PatientContact",
+    "PatientLink",
+    "Period",
+    "Quantity",
+    "Range",
+    "Ratio",
+    "Reference",
+    "SampledData",
+    "Signature",
+    "Timing",
+    "TimingRepeat",
+    "NO_DECIMAL",
+    "decimal_value",
+    "fhir_decimal",
+]
+
+
+@pytest.mark.parametrize("name", _REEXPORTED)
+def test_patients_reexports_the_generated_fhir_classes(name: str) -> None:
+    import satusehat_async.fhir as fhir
+    import satusehat_async.patients as patients
+
+    assert getattr(patients, name) is getattr(fhir, name)
+
+
+def test_old_model_module_paths_name_the_same_classes() -> None:
+    import importlib
+
+    import satusehat_async.fhir as fhir
+
+    for module, names in {
+        "models": ["Patient", "PatientCommunication", "PatientContact", "PatientLink"],
+        "datatypes": ["Element", "Extension", "HumanName", "Identifier", "Quantity", "Meta"],
+        "general_types": ["Address", "Coding", "Reference", "Narrative"],
+        "complex_types": ["Money", "Timing", "TimingRepeat", "SampledData"],
+        "extension": ["Extension"],
+        "elements": ["Element", "BackboneElement", "FHIRModel", "fhir_decimal"],
+    }.items():
+        loaded = importlib.import_module(f"satusehat_async.patients.{module}")
+        for name in names:
+            assert getattr(loaded, name) is getattr(fhir, name), (module, name)
+
+
+def test_conveniences_are_inherited_from_the_generators_mixins() -> None:
+    import satusehat_async.fhir as fhir
+    from satusehat_async.fhir.conveniences import (
+        ExtensionConveniences,
+        PatientConveniences,
+        ResourceConveniences,
+    )
+    from tools.fhir_codegen.hooks import MIXINS
+
+    assert MIXINS["Patient"][1] == "PatientConveniences"
+    assert issubclass(fhir.Patient, PatientConveniences)
+    assert issubclass(fhir.Extension, ExtensionConveniences)
+    assert issubclass(fhir.Encounter, ResourceConveniences)
+    for name in ("nik", "nik_ibu", "ihs_number", "resource_type"):
+        assert name not in vars(fhir.Patient)  # inherited, not patched onto the class
+    assert "value" not in vars(fhir.Extension)
+    for mixin in (PatientConveniences, ExtensionConveniences, ResourceConveniences):
+        assert mixin.__slots__ == ()  # properties only: no fields, nothing on the wire
+    assert {"nik", "resource_type"}.isdisjoint(fhir.Patient.__struct_fields__)
+    assert fhir.Encounter().resource_type == "Encounter"
+    assert fhir.Observation().resource_type == "Observation"
+
+
+def test_the_generated_patient_has_the_conveniences_when_loaded_first() -> None:
+    # satusehat_async.fhir loaded before satusehat_async.patients: no import cycle
+    import subprocess
+    import sys
+
+    code = (
+        "from satusehat_async.fhir import Patient, Identifier\n"
+        "p = Patient(identifier=[Identifier(system='https://fhir.kemkes.go.id/id/nik',"
+        " value='3171014501900001')])\n"
+        "print(p.nik, p.nik_ibu, p.resource_type)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.stdout.split() == ["3171014501900001", "None", "Patient"]
+
+
+def test_metadata_extension_values_are_typed_and_read_by_value() -> None:
+    import satusehat_async.fhir as fhir
+
+    patient = msgspec.json.decode(
+        (FIXTURES / "patient_metadata_extension_values.json").read_bytes(), type=Patient
+    )
+    assert patient.extension is not None
+    values = {ext.url.rsplit("/", 1)[-1]: ext.value for ext in patient.extension}
+    assert isinstance(values["dosage"], fhir.Dosage)
+    assert values["dosage"].text == "1 tablet twice a day"
+    assert isinstance(values["age"], fhir.Age)
+    assert isinstance(values["age"], fhir.Quantity)  # Age is a Quantity profile
+    assert decimal_value(values["age"].value) == Decimal("30")
+    assert isinstance(values["usage-reference"], fhir.UsageContext)
+
+
+def test_strict_decoding_checks_inside_typed_metadata_values() -> None:
+    from satusehat_async.patients import patient_from_json
+
+    raw = b'{"resourceType":"Patient","extension":[{"url":"u","valueDosage":{"txt":"x"}}]}'
+    with pytest.raises(ValidationError, match=r"\$\.extension\[0\]\.valueDosage\.txt"):
+        patient_from_json(raw)

@@ -1,4 +1,8 @@
-"""Master Patient Index: FHIR R4 Patient models, search, JSON Patch and idempotent creates.
+"""Master Patient Index: Patient search, NIK and newborn identity, JSON Patch, idempotent creates.
+
+The FHIR classes are the generated ones of :mod:`satusehat_async.fhir`, re-exported here
+(``satusehat_async.patients.Patient is satusehat_async.fhir.Patient``); this package adds
+the MPI's own rules.
 
 >>> from satusehat_async.patients import Patient, replace, nik_identifier
 >>> patient = Patient(identifier=[nik_identifier("3171014501900001")], gender="female")

@@ -1,27 +1,21 @@
-"""FHIR R4 datatypes used by Patient, as msgspec Structs with FHIR's camelCase wire names.
+"""The FHIR R4 datatypes a Patient uses, in one import: the generated FHIR core's classes.
 
-One import for all of them: the bases and decimals (:mod:`.elements`), the
-general-purpose datatypes (:mod:`.general_types`), the rarer ones
-(:mod:`.complex_types`) and :class:`Extension` (:mod:`.extension`).
+``satusehat_async.patients.HumanName is satusehat_async.fhir.HumanName`` (and so on):
+there is one set of FHIR classes, generated from the official StructureDefinitions.
 """
 
 from __future__ import annotations
 
-from satusehat_async.patients.elements import (
-    NO_DECIMAL,
-    BackboneElement,
-    Element,
-    FHIRModel,
-    decimal_value,
-    fhir_decimal,
-)
-from satusehat_async.patients.extension import Extension
-from satusehat_async.patients.general_types import (
+from satusehat_async.fhir.base import NO_DECIMAL, FHIRModel, decimal_value, fhir_decimal
+from satusehat_async.fhir.datatypes import (
     Address,
     Attachment,
+    BackboneElement,
     CodeableConcept,
     Coding,
     ContactPoint,
+    Element,
+    Extension,
     HumanName,
     Identifier,
     Meta,

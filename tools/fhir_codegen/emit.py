@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.fhir_codegen.hooks import MIXINS
 from tools.fhir_codegen.model import ClassSpec, FieldSpec, camel_from_snake
 
 MAX_LINES = 380  # the package limit is 400; ruff format may add a blank line here and there
@@ -47,7 +48,10 @@ def class_lines(spec: ClassSpec, base: str, fields: list[FieldSpec], *, name: st
         options = ', tag_field="resourceType"'
     if spec.tag and name == spec.name:
         options = f', tag="{spec.tag}"'
-    head = f"class {name}({base}, kw_only=True{options}):"
+    bases = base
+    if name == spec.name and spec.name in MIXINS:  # a hand-written mixin (hooks.py)
+        bases = f"{base}, {MIXINS[spec.name][1]}"
+    head = f"class {name}({bases}, kw_only=True{options}):"
     doc = spec.doc if len(spec.doc) <= 90 else spec.doc[:87].rstrip() + "..."
     lines = [head, f'    """{doc}"""']
     if fields:
@@ -84,11 +88,15 @@ def refs_of(fields: list[FieldSpec]) -> set[str]:
     return found - {"None", "NO_DECIMAL"}
 
 
+def _mixin_refs(name: str) -> set[str]:
+    return {MIXINS[name][1]} if name in MIXINS else set()
+
+
 def chunks_for(spec: ClassSpec, budget: int) -> list[Chunk]:
     """One chunk, or a chain of partial classes when the class alone exceeds ``budget``."""
     whole = class_lines(spec, spec.base, spec.fields, name=spec.name)
     if sum(line_cost(line) for line in whole) + 2 <= budget:
-        return [Chunk(spec.name, whole, spec.base, refs_of(spec.fields))]
+        return [Chunk(spec.name, whole, spec.base, refs_of(spec.fields) | _mixin_refs(spec.name))]
     out: list[Chunk] = []
     base, index, pending = spec.base, 0, list(spec.fields)
     while pending:
@@ -99,7 +107,8 @@ def chunks_for(spec: ClassSpec, budget: int) -> list[Chunk]:
         index += 1
         name = spec.name if not pending else f"_{spec.name}Part{index}"
         lines = class_lines(spec, base, take, name=name)
-        out.append(Chunk(name, lines, base, refs_of(take) | {base}))
+        mixins = _mixin_refs(name) if name == spec.name else set()
+        out.append(Chunk(name, lines, base, refs_of(take) | {base} | mixins))
         base = name
     return out
 
@@ -139,7 +148,11 @@ def module_doc(text: str) -> str:
 
 
 def render_module(
-    doc: str, chunks: list[Chunk], imports: list[str], all_names: list[str], tail: list[str] = ()
+    doc: str,
+    chunks: list[Chunk],
+    imports: list[str],
+    all_names: list[str],
+    tail: tuple[str, ...] | list[str] = (),
 ) -> str:
     out = [HEADER + module_doc(doc), "", *imports, ""]
     if all_names:

@@ -17,6 +17,7 @@ from tools.fhir_codegen.emit import (
     render_module,
     write,
 )
+from tools.fhir_codegen.hooks import MIXIN_MODULES
 from tools.fhir_codegen.model import ClassSpec
 
 BASE_NAMES = {"FHIRModel", "NO_DECIMAL"}
@@ -74,6 +75,9 @@ def write_datatypes(out: Path, classes: dict[str, ClassSpec]) -> list[str]:
         base_names = {c.base for c in part} | {"NO_DECIMAL"}
         for chunk in part:
             for ref in chunk.refs | {chunk.base}:
+                if ref in MIXIN_MODULES:
+                    runtime.setdefault(MIXIN_MODULES[ref], set()).add(ref)
+                    continue
                 if ref in BASE_NAMES:
                     if ref == "FHIRModel" or any("NO_DECIMAL" in line for line in chunk.lines):
                         runtime.setdefault(f"{PKG}.base", set()).add(ref)
@@ -191,7 +195,9 @@ def _write_resource_part(
         for ref in chunk.refs | {chunk.base}:
             if where.get(ref) == me:
                 continue
-            if ref in BASE_NAMES:
+            if ref in MIXIN_MODULES:
+                runtime.setdefault(MIXIN_MODULES[ref], set()).add(ref)
+            elif ref in BASE_NAMES:
                 runtime.setdefault(f"{PKG}.base", set()).add(ref)
             elif ref == "AnyResource":
                 typing_only.setdefault(f"{RESOURCES_PKG}._any", set()).add(ref)

@@ -190,7 +190,7 @@ class Builder:
         parent_path, _, element_name = path.rpartition(".")
         if self._is_backbone(element) and path in self.path_class:
             # Element ("Element" base) children of datatypes (Timing.repeat) and backbones.
-            types = [t["code"] for t in element["type"]]  # type: ignore[attr-defined, index]
+            types = [t["code"] for t in element["type"]]  # type: ignore[attr-defined]
             base = "BackboneElement" if types == ["BackboneElement"] else "Element"
             self.classes[self.path_class[path]] = ClassSpec(
                 name=self.path_class[path],

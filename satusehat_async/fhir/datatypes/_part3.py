@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from satusehat_async.fhir.base import NO_DECIMAL
+from satusehat_async.fhir.conveniences import ExtensionConveniences
 from satusehat_async.fhir.datatypes._part1 import BackboneElement, Element
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ class Expression(Element, kw_only=True):
     reference_ext: Element | None = None
 
 
-class Extension(Element, kw_only=True):
+class Extension(Element, ExtensionConveniences, kw_only=True):
     """Base StructureDefinition for Extension Type: Optional Extension Element - found in al..."""
 
     url: str

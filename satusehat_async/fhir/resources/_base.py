@@ -6,12 +6,13 @@ from __future__ import annotations
 import msgspec
 
 from satusehat_async.fhir.base import FHIRModel
+from satusehat_async.fhir.conveniences import ResourceConveniences
 from satusehat_async.fhir.datatypes import Element, Extension, Meta, Narrative
 
 __all__ = ["DomainResource", "Resource"]
 
 
-class Resource(FHIRModel, kw_only=True, tag_field="resourceType"):
+class Resource(FHIRModel, ResourceConveniences, kw_only=True, tag_field="resourceType"):
     """This is the base resource type for everything."""
 
     id: str | None = None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from satusehat_async.fhir.conveniences import PatientConveniences
 from satusehat_async.fhir.datatypes import (
     Address,
     Attachment,
@@ -20,7 +21,7 @@ from satusehat_async.fhir.resources._base import DomainResource
 __all__ = ["Patient", "PatientCommunication", "PatientContact", "PatientLink"]
 
 
-class Patient(DomainResource, kw_only=True, tag="Patient"):
+class Patient(DomainResource, PatientConveniences, kw_only=True, tag="Patient"):
     """Demographics and other administrative information about an individual or animal recei..."""
 
     identifier: list[Identifier] | None = None
