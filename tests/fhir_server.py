@@ -15,6 +15,11 @@ client built with ``base_url=fhir_server.origin`` finds it with no other setting
 has no authentication: send with ``authenticate=False``. It keeps its data in memory for its
 lifetime, so tests keep apart by identifier systems of their own (:func:`unique_system`).
 
+``fhir_server_oauth`` is the same server behind our test harness's OAuth2 (in the adapter,
+not Medplum's): SATUSEHAT's client-credentials token endpoint at ``/oauth2/v1/accesstoken``
+and a bearer token required on every FHIR route, so
+``SatuSehatClient(info.client_id, info.client_secret, base_url=info.origin)`` works unchanged.
+
 When the server is not installed, tests needing it are skipped, saying how to install it;
 under CI (``CI=true``) they fail instead, so a CI run can never pass by skipping them.
 """
@@ -29,7 +34,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -85,13 +90,17 @@ class FhirServerInfo:
     base_url: str
     software: str
     version: str
+    client_id: str | None = None
+    """Set when the server requires OAuth2 (``fhir_server_oauth``): the credentials it takes."""
+    client_secret: str | None = field(default=None, repr=False)
 
 
 class FhirServer:
     """The Node.js process serving FHIR on 127.0.0.1, on a port the OS picks."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, credentials: tuple[str, str] | None = None) -> None:
         self.log_path = log_path
+        self.credentials = credentials  # (client_id, client_secret): require OAuth2
         self.process: subprocess.Popen[bytes] | None = None
         self.info: FhirServerInfo | None = None
 
@@ -100,6 +109,8 @@ class FhirServer:
         node = shutil.which("node") or "node"
         command = [node, str(SERVER_SCRIPT), "--modules", str(server_dir())]
         command += ["--host", "127.0.0.1", "--port", "0", "--base-path", BASE_PATH]
+        if self.credentials is not None:
+            command += ["--client-id", self.credentials[0], "--client-secret", self.credentials[1]]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL
@@ -117,6 +128,8 @@ class FhirServer:
             base_url=origin + ready["basePath"],
             software=str(ready["software"]),
             version=str(ready["version"]),
+            client_id=self.credentials[0] if self.credentials else None,
+            client_secret=self.credentials[1] if self.credentials else None,
         )
         return self.info
 
@@ -158,6 +171,20 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
     """A third-party FHIR R4 server for the module's tests (skipped when not installed)."""
     require_fhir_server()
     server = FhirServer(tmp_path_factory.mktemp("fhir-server") / "server.log")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def fhir_server_oauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServerInfo]:
+    """The server behind the harness's OAuth2: a token from ``/oauth2/v1/accesstoken`` for
+    ``client_id``/``client_secret`` (random per module), a bearer token on every FHIR route."""
+    require_fhir_server()
+    credentials = (f"client-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
+    log_path = tmp_path_factory.mktemp("fhir-server-oauth") / "server.log"
+    server = FhirServer(log_path, credentials)
     try:
         yield server.start()
     finally:

