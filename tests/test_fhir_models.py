@@ -23,6 +23,7 @@ import msgspec
 import pytest
 
 import satusehat_async.fhir as fhir
+from satusehat_async.errors import ValidationError
 from satusehat_async.fhir import _names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def test_resource_type_is_the_tag_and_a_wrong_one_is_refused() -> None:
     )
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(b'{"resourceType":"Condition"}', type=fhir.Encounter)
-    with pytest.raises(msgspec.ValidationError):
+    with pytest.raises(ValidationError):  # the library's own, a SatuSehatError
         fhir.decode_resource(b'{"resourceType":"NoSuchThing"}')
 
 
@@ -214,3 +215,28 @@ def test_the_committed_models_are_what_the_generator_writes(package: Path, tmp_p
     assert written
     for rel in written:
         assert (committed / rel).read_text() == (out / rel).read_text(), rel
+
+
+def test_decode_resource_refuses_non_resources_with_a_library_error() -> None:
+    from satusehat_async.fhir import decode_resource
+
+    for bad in (b'{"resourceType": "Encounterz"}', b"[", b"[" * 5000 + b"]" * 5000, b"{}"):
+        with pytest.raises(ValidationError):
+            decode_resource(bad)
+
+
+def test_to_builtins_keeps_exact_decimals_where_msgspecs_cannot() -> None:
+    import decimal
+
+    from satusehat_async.fhir import decode_resource, to_builtins
+
+    observation = decode_resource(
+        b'{"resourceType":"Observation","status":"final","code":{"text":"t"},'
+        b'"valueQuantity":{"value":36.50,"unit":"Cel"}}'
+    )
+    with pytest.raises(TypeError):
+        msgspec.to_builtins(observation)
+    plain = to_builtins(observation)
+    assert plain["valueQuantity"]["unit"] == "Cel"
+    assert decimal.Decimal(str(plain["valueQuantity"]["value"])) == decimal.Decimal("36.5")
+    assert plain["resourceType"] == "Observation"

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from satusehat_async.fhir.base import fhir_name as fhir_name
     from satusehat_async.fhir.codec import contained_resources as contained_resources
     from satusehat_async.fhir.codec import decode_resource as decode_resource
+    from satusehat_async.fhir.codec import to_builtins as to_builtins
     from satusehat_async.resource.local import local_identifier as local_identifier
 
 _HELPERS = {
@@ -45,6 +46,7 @@ _HELPERS = {
     "fhir_name": "satusehat_async.fhir.base",
     "contained_resources": "satusehat_async.fhir.codec",
     "decode_resource": "satusehat_async.fhir.codec",
+    "to_builtins": "satusehat_async.fhir.codec",
     "local_identifier": "satusehat_async.resource.local",
     "AnyResource": "satusehat_async.fhir.resources._any",
     "RESOURCE_TYPES": "satusehat_async.fhir.resources._any",
