@@ -14,6 +14,7 @@ import importlib
 import io
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -164,12 +165,30 @@ def test_a_bare_carriage_return_never_makes_resume_skip_a_facility(
 # -- 2. a damaged checkpoint never destroys output --------------------------------------
 
 
+def settle(sb: Sandbox, quiet: float = 0.3, limit: float = 10.0) -> None:
+    """Wait until the sandbox has received nothing for ``quiet`` seconds.
+
+    A crawl that stopped on an error cancels its other pages: a request already written to
+    a socket may still reach the server (on its own thread) after the CLI returned, and
+    must not be counted against what comes next.
+    """
+    deadline = time.monotonic() + limit
+    last, since = sb.stats.requests, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if sb.stats.requests != last or sb.stats.in_flight:
+            last, since = sb.stats.requests, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
 def interrupted_export(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch, out: Path, fmt: str = "ndjson"
 ) -> dict[str, Any]:
     failing_from(sb, monkeypatch, 6)
     assert crawl("-o", out, "--format", fmt, "--page-size", "100") == 1
     healed(sb, monkeypatch)
+    settle(sb)
     marker = checkpoint_path(out)
     checkpoint: dict[str, Any] = json.loads(marker.read_text())
     assert checkpoint["next_page"] == 6 and checkpoint["facilities"] == 500

@@ -724,3 +724,14 @@ async def test_a_conditional_create_match_is_created_false() -> None:
     async with client_for(handler) as client:
         result = await client.fhir(Encounter).create(encounter(12))
     assert (result.id, result.created) == ("e-12", False)
+
+
+def test_an_identifier_system_alone_means_any_value_in_it() -> None:
+    from satusehat_async.resource.query import search_params
+
+    assert search_params(identifier="http://sys-ids.kemkes.go.id/encounter/1|") == {
+        "identifier": "http://sys-ids.kemkes.go.id/encounter/1|"
+    }
+    for bad in ("|", " ", "a|b|c", "urn:x| v", " urn:x|v"):
+        with pytest.raises(ValidationError):
+            search_params(identifier=bad)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-import msgspec
 
 from satusehat_async.context import context_of
 from satusehat_async.errors import ValidationError
 from satusehat_async.http.options import RequestOptions
 from satusehat_async.idempotency import CreateMemory, ReconcileWindow, request_policy
-from satusehat_async.patients.answers import CreateResult, decode_patient, decode_search_bundle
+from satusehat_async.patients.answers import CreateResult
 from satusehat_async.patients.idempotent import create_idempotently, plan_create
 from satusehat_async.patients.identifiers import (
     NIK_IBU_SYSTEM,
@@ -26,13 +22,16 @@ from satusehat_async.patients.identifiers import (
     validate_nik,
 )
 from satusehat_async.patients.models import Patient
-from satusehat_async.patients.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
+from satusehat_async.resource.api import ResourceAPI
+from satusehat_async.resource.pager import SearchResults
+from satusehat_async.resource.patch import PatchOperation
 from satusehat_async.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.context import KeyedLocks, ResourceContext
     from satusehat_async.http.response import Response
+    from satusehat_async.params import Params
 
 __all__ = ["GENDERS", "SEARCH_COMBINATIONS", "Patients", "search_params"]
 
@@ -46,24 +45,10 @@ SEARCH_COMBINATIONS: tuple[frozenset[str], ...] = (
 )
 #: FHIR's administrative genders.
 GENDERS = ("male", "female", "other", "unknown")
-logger = logging.getLogger("satusehat_async.patients")
 
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# The MPI's answers are small (a NIK, a mother's babies): more pages than this is a
+# server paging in circles, never a result.
 _MAX_PAGES = 100
-# Decimals in patch values keep their digits (msgspec's default writes them as strings).
-_patch_encoder = msgspec.json.Encoder(decimal_format="number")
-
-
-def _check_id(patient_id: object) -> str:
-    # "." and ".." match FHIR's id pattern, but the URL would be normalised to another
-    # path (Patient/.. is the server's root): never a Patient's id.
-    if (
-        not isinstance(patient_id, str)
-        or not _FHIR_ID.fullmatch(patient_id)
-        or patient_id in (".", "..")
-    ):
-        raise ValidationError(f"invalid Patient id {redact_niks(repr(patient_id))}")
-    return patient_id
 
 
 def _birthdate(value: str | dt.date) -> str:
@@ -187,6 +172,8 @@ class Patients:
         self._sleep = sleep
         self.window = window or ReconcileWindow()
         """The newborns' reconciliation window (see :class:`ReconcileWindow`)."""
+        # reads and patches are the generic FHIR ones; search and create keep MPI rules
+        self._fhir = ResourceAPI(self._context, Patient)
 
     def __repr__(self) -> str:
         return f"Patients({self.url!r})"
@@ -209,8 +196,7 @@ class Patients:
 
     async def get(self, patient_id: str) -> Patient:
         """Read one Patient (``GET /Patient/{id}``); :class:`NotFoundError` if there is none."""
-        response = await self._context.send("GET", f"{self.url}/{_check_id(patient_id)}")
-        return decode_patient(response.body, status=response.status, headers=response.headers)
+        return await self._fhir.get(patient_id)
 
     async def search(
         self,
@@ -240,28 +226,23 @@ class Patients:
     async def _search(
         self, params: Mapping[str, str], options: RequestOptions | None = None
     ) -> list[Patient]:
-        send = self._context.send
-        response = await send("GET", self.url, params=params, options=options)
-        found: list[Patient] = []
-        for _ in range(_MAX_PAGES):
-            patients, bundle = decode_search_bundle(
-                response.body, status=response.status, headers=response.headers
-            )
-            found.extend(patients)
-            next_url = bundle.next_url()
-            if next_url is None:
-                break
-            # Follow the page's query on our own endpoint: the server writes links with its
-            # public host, which may not be the one configured (a gateway, the sandbox), and
-            # the bearer token must never go to a host named by an answer.
-            query = urlsplit(next_url).query
-            if not query:
-                logger.warning("Patient search: ignoring a next link without a query")
-                break
-            response = await send("GET", f"{self.url}?{query}", options=options)
-        return found
+        """Every page of a search, as one list (``next`` links followed on our own base)."""
 
-    async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult:
+        async def fetch(url: str, page_params: Params | None) -> Response:
+            return await self._context.send("GET", url, params=page_params, options=options)
+
+        results = SearchResults(
+            fetch,
+            Patient,
+            url=self.url,
+            base=self._context.endpoints.fhir_url,
+            params=params,
+            resource_type="Patient",
+            max_pages=_MAX_PAGES,
+        )
+        return await results.all()
+
+    async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult[Patient]:
         """Register a Patient, exactly once, and return its id.
 
         Idempotent: the patient is looked up by its NIK (a newborn: its mother's NIK,
@@ -332,14 +313,4 @@ class Patients:
         idempotent, so the transport may retry the request. ``content_type`` may be
         ``"application/json"`` (the documents' choice) instead of the standard type.
         """
-        if content_type not in PATCH_CONTENT_TYPES:
-            raise ValidationError(f"content_type must be one of {', '.join(PATCH_CONTENT_TYPES)}")
-        checked = validate_operations(operations)
-        response = await self._context.send(
-            "PATCH",
-            f"{self.url}/{_check_id(patient_id)}",
-            content=_patch_encoder.encode(checked),
-            headers={"Content-Type": content_type},
-            options=RequestOptions(idempotent=True),
-        )
-        return decode_patient(response.body, status=response.status, headers=response.headers)
+        return await self._fhir.patch(patient_id, operations, content_type=content_type)

@@ -59,7 +59,6 @@ from satusehat_async.idempotency import (
     Identity,
     ReconcileWindow,
     run_create,
-    worth_reconciling,
 )
 from satusehat_async.patients.answers import CreateResult, decode_create_answer
 from satusehat_async.patients.models import Patient
@@ -98,7 +97,6 @@ def is_ambiguous(error: BaseException) -> bool:
     return isinstance(error, SatuSehatError) and error.may_have_committed
 
 
-_worth_reconciling = worth_reconciling  # the earlier private name
 
 
 async def create_idempotently(
@@ -113,7 +111,7 @@ async def create_idempotently(
     window: ReconcileWindow | None = None,
     memory: CreateMemory | None = None,
     report: Report | None = None,
-) -> CreateResult:
+) -> CreateResult[Patient]:
     """Run one Patient create: search first, POST, reconcile after every ambiguous failure.
 
     ``post()`` sends the POST once (a Response, or raises); ``search(system, value)``
@@ -130,10 +128,9 @@ async def create_idempotently(
 
     async def write() -> Created[Patient]:
         response = await post()
-        answer = decode_create_answer(
+        return decode_create_answer(
             response.status, response.body, response.headers, conditional=plan.conditional
         )
-        return Created(id=answer.id, created=answer.created, resource=answer.resource)
 
     async def look(identity: Identity) -> list[Patient]:
         return await search(identity.system, identity.value)

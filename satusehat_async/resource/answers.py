@@ -18,20 +18,24 @@ import msgspec
 from satusehat_async.errors import APIError
 from satusehat_async.idempotency import Created
 from satusehat_async.redact import redact_niks
-from satusehat_async.resource.kinds import resource_type_of
+from satusehat_async.resource.kinds import fhir_id, resource_type_of
 
 __all__ = [
+    "BundleEntry",
+    "BundleLink",
+    "BundleSearch",
     "CreateResult",
     "SearchBundle",
+    "answer_error",
     "decode_create",
     "decode_resource_answer",
     "decode_searchset",
     "id_from_location",
+    "issue_codes",
 ]
 
 R = TypeVar("R")
 _any_decoder = msgspec.json.Decoder()
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -48,28 +52,35 @@ class CreateResult(Created[R], Generic[R]):
     """
 
 
-class _Link(msgspec.Struct):
+class BundleLink(msgspec.Struct, kw_only=True):
+    """A Bundle link: ``relation`` (``self``, ``next`` ...) and its ``url``."""
+
     relation: str = ""
     url: str = ""
 
 
-class _Search(msgspec.Struct):
+class BundleSearch(msgspec.Struct, kw_only=True):
+    """A search Bundle entry's ``search``: its ``mode`` (``match``, ``include``, ``outcome``)."""
+
     mode: str | None = None
 
 
-class _Entry(msgspec.Struct, rename="camel"):
+class BundleEntry(msgspec.Struct, kw_only=True, rename="camel"):
+    """A search Bundle entry; ``resource`` is kept raw until its type is known."""
+
     full_url: str | None = None
     resource: msgspec.Raw = msgspec.Raw()
-    search: _Search | None = None
+    search: BundleSearch | None = None
 
 
-class SearchBundle(msgspec.Struct, tag_field="resourceType", tag="Bundle"):
-    """The parts of a ``searchset`` Bundle the pager reads (entries kept raw)."""
+class SearchBundle(msgspec.Struct, kw_only=True, tag_field="resourceType", tag="Bundle"):
+    """The parts of a ``searchset`` Bundle the pager reads (entries kept raw; no match:
+    ``total: 0`` and no ``entry``)."""
 
     type: str | None = None
     total: int | None = None
-    link: list[_Link] | None = None
-    entry: list[_Entry] | None = None
+    link: list[BundleLink] | None = None
+    entry: list[BundleEntry] | None = None
 
     def next_url(self) -> str | None:
         """The ``next`` page's URL, if the server paged the answer."""
@@ -97,8 +108,15 @@ def _decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
-def _error(message: str, status: int, body: Any, headers: Mapping[str, str]) -> APIError:
-    return APIError(
+def answer_error(
+    message: str,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    kind: type[APIError] = APIError,
+) -> APIError:
+    """The error for an answer that is not what was asked (NIKs in ``message`` masked)."""
+    return kind(
         redact_niks(message), status=status, body=body, request_id=headers.get("X-Request-Id")
     )
 
@@ -122,13 +140,15 @@ def decode_resource_answer(
             decoded: R = _decoder(cls).decode(body)
             return decoded
     except msgspec.DecodeError as exc:
-        raise _error(f"undecodable {wanted} answer: {exc}", status, _parsed(body), headers) from exc
+        raise answer_error(
+            f"undecodable {wanted} answer: {exc}", status, _parsed(body), headers
+        ) from exc
     except RecursionError:
-        raise _error(
+        raise answer_error(
             f"undecodable {wanted} answer: nested too deeply", status, None, headers
         ) from None
     got = head.resourceType or "something else"
-    raise _error(f"expected a {wanted}, got {got}", status, _parsed(body), headers)
+    raise answer_error(f"expected a {wanted}, got {got}", status, _parsed(body), headers)
 
 
 def decode_searchset(
@@ -146,12 +166,11 @@ def decode_searchset(
             if entry.resource and _head_decoder.decode(entry.resource).resourceType == wanted:
                 found.append(_decoder(cls).decode(entry.resource))
     except msgspec.DecodeError as exc:
-        message = f"undecodable {wanted} search answer: {exc}"
-        raise _error(message, status, _parsed(body), headers) from exc
+        message = f"undecodable search answer ({wanted} search): {exc}"
+        raise answer_error(message, status, _parsed(body), headers) from exc
     except RecursionError:
-        raise _error(
-            f"undecodable {wanted} search answer: nested too deeply", status, None, headers
-        ) from None
+        message = f"undecodable search answer ({wanted} search): nested too deeply"
+        raise answer_error(message, status, None, headers) from None
     return found, bundle
 
 
@@ -185,12 +204,14 @@ def decode_create(
     parsed = _parsed(body)
     if isinstance(parsed, Mapping) and parsed.get("resourceType") == wanted:
         resource = decode_resource_answer(cls, body, status=status, headers=headers)
-        found = getattr(resource, "id", None) or location
-        if isinstance(found, str) and _FHIR_ID.fullmatch(found) and found not in (".", ".."):
+        found = fhir_id(getattr(resource, "id", None) or location)
+        if found:
             return Created(id=found, created=created, resource=resource)
     elif location and (parsed is None or _is_outcome(parsed)):
         return Created(id=location, created=created, resource=None)
-    raise _error(f"the create answer carries no {wanted} id", status, parsed, headers)
+    # in prose: "carries no patient id", "no medication request id"
+    noun = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", wanted).lower()
+    raise answer_error(f"the create answer carries no {noun} id", status, parsed, headers)
 
 
 def _is_outcome(parsed: Any) -> bool:

@@ -12,13 +12,13 @@ from satusehat_async.errors import ValidationError
 from satusehat_async.http.options import RequestOptions
 from satusehat_async.http.retry import RetryPolicy
 from satusehat_async.idempotency import ReconcileWindow
-from satusehat_async.patients.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
 from satusehat_async.resource.answers import CreateResult, decode_resource_answer
 from satusehat_async.resource.create import CONTENT_TYPE, create_resource
 from satusehat_async.resource.identity import IdentifierIdentity
 from satusehat_async.resource.kinds import check_id, resource_class, resource_type_of
 from satusehat_async.resource.local import check_organization, local_identifier
 from satusehat_async.resource.pager import SearchResults
+from satusehat_async.resource.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
 from satusehat_async.resource.query import search_params
 from satusehat_async.resource.strict import to_resource
 
@@ -213,7 +213,7 @@ class ResourceAPI(Generic[R]):
     ) -> R:
         """Apply JSON Patch ``replace`` operations (``PATCH {Type}/{id}``); the result.
 
-        Operations are :func:`~satusehat_async.patients.replace` results or plain dicts
+        Operations are :func:`~satusehat_async.resource.patch.replace` results or plain dicts
         (anything but ``replace`` is refused before sending, as SATUSEHAT documents).
         ``content_type`` may be ``"application/json"`` (the documents' choice).
         """

@@ -16,7 +16,7 @@ import msgspec
 from satusehat_async.errors import ValidationError
 from satusehat_async.redact import redact_niks
 
-__all__ = ["check_id", "resource_class", "resource_type_of"]
+__all__ = ["check_id", "fhir_id", "resource_class", "resource_type_of"]
 
 _TYPE_NAME = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -62,21 +62,25 @@ def resource_class(kind: type[Any] | str) -> type[Any]:
     return cls  # type: ignore[no-any-return]
 
 
-def check_id(resource_type: str, resource_id: object) -> str:
-    """``resource_id`` if it is a usable FHIR id (ValidationError otherwise).
+def fhir_id(value: object) -> str | None:
+    """``value`` if it is a usable FHIR id (1 to 64 letters, digits, ``-``, ``.``), else None.
 
     ``.`` and ``..`` match FHIR's id pattern, but the URL would be normalised to another
     path (``Encounter/..`` is the server's root): never a resource's id.
     """
-    if (
-        not isinstance(resource_id, str)
-        or not _FHIR_ID.fullmatch(resource_id)
-        or resource_id in (".", "..")
-    ):
+    if isinstance(value, str) and _FHIR_ID.fullmatch(value) and value not in (".", ".."):
+        return value
+    return None
+
+
+def check_id(resource_type: str, resource_id: object) -> str:
+    """``resource_id`` if it is a usable FHIR id (:func:`fhir_id`; ValidationError otherwise)."""
+    if fhir_id(resource_id) is None:
         shown = (
             redact_niks(repr(resource_id[:64]))
             if isinstance(resource_id, str)
             else type(resource_id).__name__
         )
         raise ValidationError(f"invalid {resource_type} id {shown}")
+    assert isinstance(resource_id, str)
     return resource_id

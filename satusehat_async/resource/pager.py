@@ -93,7 +93,8 @@ class SearchResults(Generic[R]):
     Use ``async for resource in results``, or ``async for page in results.pages()``
     (one or the other), or ``await results.all()``. Stop early with ``break`` and
     :meth:`aclose` (or ``async with``): nothing more is fetched. :attr:`stats` tells
-    whether what was received is the whole result.
+    whether what was received is the whole result. ``max_pages`` (default: no bound)
+    stops following ``next`` links after that many pages (``stats.incomplete``).
     """
 
     def __init__(
@@ -106,9 +107,11 @@ class SearchResults(Generic[R]):
         params: Params | None,
         resource_type: str,
         strict: bool = False,
+        max_pages: int | None = None,
     ) -> None:
         self._fetch, self._cls, self._url, self._base = fetch, cls, url, base
         self._params, self._strict, self.resource_type = params, strict, resource_type
+        self._max_pages = max_pages
         self.stats = SearchStats()
         """What this search received so far (see :class:`SearchStats`)."""
         self._pages: AsyncIterator[SearchPage[R]] | None = None
@@ -192,12 +195,17 @@ class SearchResults(Generic[R]):
         if link is None:
             return None
         target = on_our_base(link, self._base, self._url)
-        if target is None or target in seen:
-            why = "without a query" if target is None else "that repeats an earlier page"
-            logger.warning("%s search: not following a next link %s", self.resource_type, why)
-            self.stats.incomplete = True
-            return None
-        return target
+        if target is None:
+            why = "without a query"
+        elif target in seen:
+            why = "that repeats an earlier page"
+        elif self._max_pages is not None and self.stats.pages >= self._max_pages:
+            why = f"after {self.stats.pages} pages"
+        else:
+            return target
+        logger.warning("%s search: not following a next link %s", self.resource_type, why)
+        self.stats.incomplete = True
+        return None
 
     def _finish(self) -> None:
         stats = self.stats

@@ -9,7 +9,8 @@ cannot spell (``code:text``) go in the ``params`` mapping as they are. Values:
   (``"ge2024-07-01"``, ``"2024-07"``, ``"lt2024-07-01T08:00:00+07:00"``), a
   :class:`datetime.date`, or an aware :class:`datetime.datetime`; a list repeats the
   parameter (``date=["ge2024-07-01", "lt2024-08-01"]``: both must hold);
-- ``identifier``: a token ``system|value`` (or ``|value``, or a bare value), or an
+- ``identifier``: a token ``system|value`` (or ``|value``, ``system|`` for any value in that
+  system, or a bare value), or an
   ``Identifier`` / ``(system, value)``;
 - references (``subject``, ``patient``, ``encounter`` ...): ``Patient/P02478375538``, a bare
   id, or a ``Reference``;
@@ -111,10 +112,12 @@ def _token(name: str, value: object) -> str:
     system, bar, code = value.rpartition("|") if "|" in value else ("", "", value)
     if bar and "|" in system:
         raise ValidationError(f"{name}={_shown(value)}: a token has one '|' (system|value)")
-    if not code.strip() or code != code.strip() or (system and system != system.strip()):
+    # FHIR allows "system|" (any value in that system); never an empty token
+    any_value = bool(bar) and not code and bool(system.strip())
+    if (not code.strip() and not any_value) or code != code.strip() or system != system.strip():
         raise ValidationError(
-            f"{name}={_shown(value)}: expected system|value with a non-empty value and no "
-            "surrounding spaces (e.g. http://sys-ids.kemkes.go.id/encounter/{org}|RJ-0001)"
+            f"{name}={_shown(value)}: expected system|value (or system| for any value) with "
+            "no surrounding spaces (e.g. http://sys-ids.kemkes.go.id/encounter/{org}|RJ-0001)"
         )
     return value
 

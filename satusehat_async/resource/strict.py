@@ -3,9 +3,9 @@
 msgspec ignores unknown keys when decoding a struct, so ``{"birth_date": ...}`` or
 ``{"serviceprovider": ...}`` would be sent without that element; here such a key is
 refused before anything is sent, naming its path and, where one is close, the element
-meant (``did you mean serviceProvider?``). The rule of
-:mod:`satusehat_async.patients.strict`, for any resource class (its ``contained``
-resources are checked against their own types too).
+meant (``did you mean serviceProvider?``). For any resource class; its ``contained``
+resources are checked against their own types too, unless the caller keeps them raw
+(``check_contained=False``: the Patient's rule, :mod:`satusehat_async.patients.strict`).
 """
 
 from __future__ import annotations
@@ -88,8 +88,13 @@ def _contained(value: Any, path: str, found: list[str], depth: int) -> None:
     _walk(value, _type_info(cls), path, found, depth + 1)
 
 
-def _walk(value: Any, kind: mi.Type, path: str, found: list[str], depth: int = 0) -> None:
-    """Append to ``found`` the path of every key of ``value`` that ``kind`` does not declare."""
+def _walk(
+    value: Any, kind: mi.Type, path: str, found: list[str], depth: int = 0, contained: bool = True
+) -> None:
+    """Append to ``found`` the path of every key of ``value`` that ``kind`` does not declare.
+
+    ``contained``: check ``contained`` resources against their own types (else kept raw).
+    """
     if depth > _MAX_DEPTH:
         raise ValidationError(f"not a valid FHIR resource: nested too deeply at {path}")
     if isinstance(kind, mi.UnionType):
@@ -97,7 +102,7 @@ def _walk(value: Any, kind: mi.Type, path: str, found: list[str], depth: int = 0
             if (isinstance(value, dict) and isinstance(option, (mi.StructType, mi.RawType))) or (
                 isinstance(value, list) and isinstance(option, mi.ListType)
             ):
-                _walk(value, option, path, found, depth)
+                _walk(value, option, path, found, depth, contained)
                 return
     elif isinstance(kind, mi.StructType) and isinstance(value, dict):
         known = _fields(kind)
@@ -108,18 +113,27 @@ def _walk(value: Any, kind: mi.Type, path: str, found: list[str], depth: int = 0
             if element is None:
                 found.append(f"{path}.{key}{_suggestion(str(key), known)}")
             else:
-                _walk(item, element, f"{path}.{key}", found, depth + 1)
+                _walk(item, element, f"{path}.{key}", found, depth + 1, contained)
     elif isinstance(kind, mi.ListType) and isinstance(value, list):
         for index, item in enumerate(value):
-            _walk(item, kind.item_type, f"{path}[{index}]", found, depth + 1)
-    elif isinstance(kind, mi.RawType) and path.rsplit(".", 1)[-1].startswith("contained["):
+            _walk(item, kind.item_type, f"{path}[{index}]", found, depth + 1, contained)
+    elif (
+        contained
+        and isinstance(kind, mi.RawType)
+        and path.rsplit(".", 1)[-1].startswith("contained[")
+    ):
         _contained(value, path, found, depth)
 
 
-def unknown_elements(cls: type[Any], plain: Mapping[str, Any]) -> list[str]:
-    """The paths (``$.name[0].text_``) of keys in ``plain`` that are not elements of ``cls``."""
+def unknown_elements(
+    cls: type[Any], plain: Mapping[str, Any], *, check_contained: bool = True
+) -> list[str]:
+    """The paths (``$.name[0].text_``) of keys in ``plain`` that are not elements of ``cls``.
+
+    ``check_contained=False`` keeps ``contained`` resources raw (not checked).
+    """
     found: list[str] = []
-    _walk(dict(plain), _type_info(cls), "$", found)
+    _walk(dict(plain), _type_info(cls), "$", found, contained=check_contained)
     return found
 
 
@@ -130,14 +144,14 @@ def _shown_kind(kind: object) -> str:
     return type(kind).__name__
 
 
-def _check_plain(cls: type[Any], plain: Any) -> None:
+def _check_plain(cls: type[Any], plain: Any, check_contained: bool) -> None:
     wanted = resource_type_of(cls)
     if not isinstance(plain, dict):
         raise ValidationError(f"expected a FHIR {wanted} object, not {type(plain).__name__}")
     kind = plain.get("resourceType", wanted)
     if kind != wanted:
         raise ValidationError(f"expected resourceType {wanted!r}, got {_shown_kind(kind)}")
-    found = unknown_elements(cls, plain)
+    found = unknown_elements(cls, plain, check_contained=check_contained)
     if found:
         listed = ", ".join(found[:_MAX_LISTED])
         if len(found) > _MAX_LISTED:
@@ -150,11 +164,12 @@ def _check_plain(cls: type[Any], plain: Any) -> None:
         )
 
 
-def to_resource(cls: type[R], value: R | Mapping[str, Any]) -> R:
+def to_resource(cls: type[R], value: R | Mapping[str, Any], *, check_contained: bool = True) -> R:
     """An instance of ``cls`` from an instance or a FHIR dict (:class:`ValidationError`).
 
     A dict is decoded strictly: a key that is not an element of the resource (or of the
-    datatype it sits in) is refused, naming it, rather than silently dropped.
+    datatype it sits in) is refused, naming it, rather than silently dropped;
+    ``check_contained=False`` keeps its ``contained`` resources raw.
     """
     if isinstance(value, cls):
         return value
@@ -171,21 +186,24 @@ def to_resource(cls: type[R], value: R | Mapping[str, Any]) -> R:
         raise ValidationError(f"not a valid FHIR {wanted}: {redact_niks(str(exc))}") from exc
     except RecursionError:
         raise ValidationError(f"not a valid FHIR {wanted}: nested too deeply") from None
-    return resource_from_json(cls, raw)
+    return resource_from_json(cls, raw, check_contained=check_contained)
 
 
-def resource_from_json(cls: type[R], data: bytes) -> R:
-    """An instance of ``cls`` from FHIR JSON, decoded strictly (:class:`ValidationError`)."""
+def resource_from_json(cls: type[R], data: bytes, *, check_contained: bool = True) -> R:
+    """An instance of ``cls`` from FHIR JSON, decoded strictly (:class:`ValidationError`).
+
+    Unknown keys are refused as by :func:`to_resource`; decimals keep their digits.
+    """
     wanted = resource_type_of(cls)
     try:
         try:
             plain = _any_decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise ValidationError(f"not JSON: {exc}") from exc
-        _check_plain(cls, plain)
+        _check_plain(cls, plain, check_contained)
         decoded: R = _decoder(cls).decode(data)
         return decoded
-    except msgspec.ValidationError as exc:
+    except msgspec.DecodeError as exc:  # a msgspec.ValidationError: an element's type
         raise ValidationError(f"not a valid FHIR {wanted}: {redact_niks(str(exc))}") from exc
     except RecursionError:
         raise ValidationError(f"not a valid FHIR {wanted}: nested too deeply") from None
