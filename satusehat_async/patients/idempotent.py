@@ -97,8 +97,6 @@ def is_ambiguous(error: BaseException) -> bool:
     return isinstance(error, SatuSehatError) and error.may_have_committed
 
 
-
-
 async def create_idempotently(
     plan: CreatePlan,
     *,
