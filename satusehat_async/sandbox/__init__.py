@@ -18,7 +18,8 @@ endpoints), :mod:`.tokens`, :mod:`.faults`, :mod:`.stats`; the facility registry
 :mod:`.registry`, :mod:`.msi` (queries), :mod:`.facilities`, :mod:`.facility_tables` and
 :mod:`.geography`; the patient index in :mod:`.patients`, :mod:`.patient_rules`,
 :mod:`.patient_search` and :mod:`.fhir`; every other resource type in :mod:`.resources`,
-:mod:`.resource_rules`, :mod:`.resource_search` and :mod:`.json_patch`; :mod:`.threaded`
+:mod:`.resource_rules`, :mod:`.time_rules` (RuleNumber 10132), :mod:`.resource_search`,
+:mod:`.json_patch` and :mod:`.transaction` (Bundles POSTed to the FHIR base); :mod:`.threaded`
 runs a sandbox in a thread.
 For tests, the pytest fixtures are in :mod:`satusehat_async.testing.pytest_plugin`.
 """

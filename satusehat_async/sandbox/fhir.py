@@ -89,10 +89,17 @@ class VersionStamp:
         self._clock = clock
         self._last_ns = 0
 
-    def stamp(self, resource: dict[str, Any]) -> None:
-        """Give ``resource`` a new ``meta.versionId`` and ``lastUpdated`` (other meta kept)."""
+    def tick(self) -> int:
+        """A new version time in nanoseconds (later than every earlier one)."""
         ns = max(int(self._clock() * 1e9), self._last_ns + 1_000)
         self._last_ns = ns
+        return ns
+
+    def stamp(self, resource: dict[str, Any], ns: int | None = None) -> None:
+        """Give ``resource`` a new ``meta.versionId`` and ``lastUpdated`` (other meta kept);
+        ``ns``: a time from :meth:`tick` (one transaction stamps its resources alike)."""
+        if ns is None:
+            ns = self.tick()
         when = dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
         meta: dict[str, Any] = resource["meta"] if isinstance(resource.get("meta"), dict) else {}
         meta["lastUpdated"] = when.isoformat(timespec="microseconds")

@@ -28,6 +28,7 @@ __all__ = [
     "LOCAL_SYSTEM",
     "RESOURCE_TYPES",
     "check_organization",
+    "check_resource",
     "duplicate",
     "id_mismatch",
     "id_required",
@@ -106,6 +107,13 @@ def parse_resource(body: bytes, content_type: str, resource_type: str) -> dict[s
         resource = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
         return outcome(400, "structure", "unparseable_resource", str(error))
+    problem = check_resource(resource, resource_type)
+    return resource if problem is None else problem
+
+
+def check_resource(resource: Any, resource_type: str) -> Answer | None:
+    """None if ``resource`` (decoded JSON) is a well-formed ``resource_type``, else the
+    answer refusing it."""
     if not isinstance(resource, dict):
         return outcome(400, "structure", "unparseable_resource", "a resource is a JSON object")
     given = resource.get("resourceType")
@@ -117,10 +125,7 @@ def parse_resource(body: bytes, content_type: str, resource_type: str) -> dict[s
             f"resource type mismatch, type of specified resource: {resource_type}, "
             f"type from payload: {given}",
         )
-    problem = _check_shape(resource)
-    if problem is not None:
-        return problem
-    return resource
+    return _check_shape(resource)
 
 
 def _check_shape(resource: dict[str, Any]) -> Answer | None:

@@ -16,10 +16,15 @@ and how it is refused is in :mod:`~satusehat_async.sandbox.resource_rules`; sear
   SATUSEHAT honours it); then it answers like a standard FHIR server.
 - A new resource is found by searches only after ``search_lag`` (reads by id and the
   duplicate rule see it at once), like the Patient index.
+- Date-times must be UTC ``+00:00`` and not before ``earliest_date`` (RuleNumber 10132,
+  :mod:`~satusehat_async.sandbox.time_rules`), unless ``datetime_rule`` is off.
+- ``POST /fhir-r4/v1`` with a ``transaction`` Bundle: :mod:`~satusehat_async.sandbox.transaction`
+  (all or nothing, ``urn:uuid:`` references resolved, every rule above per entry).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -55,8 +60,15 @@ from satusehat_async.sandbox.resource_search import (
     parse_search,
     search_bundle,
 )
+from satusehat_async.sandbox.time_rules import EARLIEST_DATE, check_times
+from satusehat_async.sandbox.transaction import (
+    TRANSACTION_STYLES,
+    Transacted,
+    TransactionStyle,
+    run_transaction,
+)
 
-__all__ = ["ResourceStore", "SearchStyle"]
+__all__ = ["ResourceStore", "SearchStyle", "Transacted", "TransactionStyle"]
 
 Key = tuple[tuple[str, str], ...]
 
@@ -73,6 +85,9 @@ class ResourceStore:
         search_style: SearchStyle = "standard",
         conditional_create: bool = False,
         search_lag: SearchLag | None = None,
+        transaction_style: TransactionStyle = "satusehat",
+        datetime_rule: bool = True,
+        earliest_date: dt.date | None = EARLIEST_DATE,
     ) -> None:
         if not organization_id or "/" in organization_id or "|" in organization_id:
             raise ValueError("organization_id must be a non-empty id without '/' or '|'")
@@ -84,6 +99,11 @@ class ResourceStore:
         """The caller's organization: the one its local identifiers must name."""
         self.conditional_create = conditional_create
         """Honour ``If-None-Exist`` like a standard FHIR server (off: like SATUSEHAT)."""
+        self.transaction_style = transaction_style
+        self.datetime_rule = datetime_rule
+        """Refuse date-times that are not UTC ``+00:00`` (RuleNumber 10132)."""
+        self.earliest_date = earliest_date
+        """The first date a date-time may name (RuleNumber 10132); None: no bound."""
         self._clock = clock
         self._versions = VersionStamp(clock)
         self._random = random.Random(seed * 41 + 13)
@@ -105,6 +125,19 @@ class ResourceStore:
         if value not in SEARCH_STYLES:
             raise ValueError(f"search_style must be one of {SEARCH_STYLES}")
         self._search_style = value
+
+    @property
+    def transaction_style(self) -> TransactionStyle:
+        """How a transaction is answered: ``"satusehat"`` (entries of only ``response``,
+        with its ``resourceType``/``resourceID`` keys, and ``total``, as captured) or
+        ``"standard"`` (FHIR's: ``fullUrl``, ``resource`` and ``response`` per entry)."""
+        return self._transaction_style
+
+    @transaction_style.setter
+    def transaction_style(self, value: TransactionStyle) -> None:
+        if value not in TRANSACTION_STYLES:
+            raise ValueError(f"transaction_style must be one of {TRANSACTION_STYLES}")
+        self._transaction_style = value
 
     @property
     def search_lag(self) -> SearchLag | None:
@@ -182,14 +215,16 @@ class ResourceStore:
         headers = version_headers(resource, url, location=write)
         return Answer(status, resource, headers, committed=write)
 
-    def _commit(self, resource_type: str, resource: dict[str, Any], *, lag: bool) -> None:
-        """Stamp ``resource`` with a new version, store it, and index it."""
+    def _commit(
+        self, resource_type: str, resource: dict[str, Any], *, lag: bool, ns: int | None = None
+    ) -> None:
+        """Stamp ``resource`` with a new version (at ``ns``), store it, and index it."""
         resource_id = resource["id"]
         by_id = self._resources.setdefault(resource_type, {})
         old = by_id.get(resource_id)
         if old is not None and self._by_key.get((resource_type, local_key(old))) == resource_id:
             del self._by_key[(resource_type, local_key(old))]
-        self._versions.stamp(resource)
+        self._versions.stamp(resource, ns)
         by_id[resource_id] = resource
         key = local_key(resource)
         if key:
@@ -205,6 +240,8 @@ class ResourceStore:
         """The organization and duplicate rules, for a write of ``resource`` as
         ``resource_id`` (None: a create)."""
         problem = check_organization(resource, self.organization_id)
+        if problem is None and self.datetime_rule:
+            problem = check_times(resource, self.earliest_date)
         if problem is not None:
             return problem
         key = local_key(resource)
@@ -321,6 +358,10 @@ class ResourceStore:
             return refusal
         self._commit(resource_type, patched, lag=False)
         return self._answer(200, patched, write=True)
+
+    def transaction(self, body: bytes, content_type: str, prefer: str | None) -> Transacted:
+        """``POST /fhir-r4/v1`` with a ``transaction`` Bundle: every entry, or none."""
+        return run_transaction(self, body, content_type, prefer)
 
     def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> Answer:
         """``GET /{Type}?...``: a ``searchset`` page in the store's ``search_style``."""

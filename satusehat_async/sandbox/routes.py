@@ -2,7 +2,8 @@
 
 The OAuth token, the Master Sarana Index, Patient (create, search, read, patch; the MPI,
 answering ``application/json``) and every other FHIR resource type (``[A-Z][A-Za-z]+``:
-create, read, version read, update, patch, search; the FHIR store, answering
+create, read, version read, update, patch, search, and ``transaction`` Bundles POSTed to
+the FHIR base itself; the FHIR store, answering
 ``application/fhir+json`` with its keys sorted, as Google's serializer does). Each
 handler turns the request into a call on one of the sandbox's stores (the token issuer,
 the facility registry, the patient store, the resource store) and their answer into a
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from satusehat_async.sandbox.gateway import Gateway
     from satusehat_async.sandbox.server import LocalSandbox
 
-__all__ = ["MSI_PATH", "PATIENT_PATH", "RESOURCE_PATH", "TOKEN_PATH", "build_app"]
+__all__ = ["FHIR_BASE", "MSI_PATH", "PATIENT_PATH", "RESOURCE_PATH", "TOKEN_PATH", "build_app"]
 
 MSI_PATH = "/masterdata/v1/mastersaranaindex/mastersarana"
+FHIR_BASE = "/fhir-r4/v1"
+"""Where a ``transaction`` Bundle is POSTed (the FHIR base itself, not ``/Bundle``)."""
 PATIENT_PATH = "/fhir-r4/v1/Patient"
 RESOURCE_PATH = "/fhir-r4/v1/{type:" + "|".join(sorted(RESOURCE_TYPES - {"Patient"})) + "}"
 """Every FHIR R4 resource type but Patient (whose routes are the MPI's)."""
@@ -85,6 +88,8 @@ def build_app(sandbox: LocalSandbox, gateway: Gateway) -> web.Application:
     app.router.add_patch(f"{RESOURCE_PATH}/{_ID}", resources.patch)
     app.router.add_get(f"{RESOURCE_PATH}/{_ID}/_history/{{vid}}", resources.vread)
     app.router.add_get("/fhir-r4/v1/metadata", resources.metadata)
+    app.router.add_post(FHIR_BASE, resources.transaction)
+    app.router.add_post(FHIR_BASE + "/", resources.transaction)
     app.on_response_prepare.append(_stamp_request_id)
     return app
 
@@ -152,6 +157,20 @@ class _Resources:
         if answer.committed:
             self._sandbox.stats.resources_stored[resource_type] += 1
         return _fhir(answer)
+
+    async def transaction(self, request: web.Request) -> web.Response:
+        """``POST /fhir-r4/v1``: a ``transaction`` Bundle, all or nothing."""
+        done = self._sandbox.resources.transaction(
+            await request.read(), request.content_type, request.headers.get("Prefer")
+        )
+        stats = self._sandbox.stats
+        if done.answer.status == 200:
+            stats.transactions += 1
+            stats.resources_stored.update(done.created)
+            stats.resources_updated.update(done.updated)
+        else:
+            stats.transactions_refused += 1
+        return _fhir(done.answer)
 
     async def search(self, request: web.Request) -> web.Response:
         store = self._sandbox.resources

@@ -27,9 +27,10 @@ from satusehat_async.sandbox.fhir import SearchLag, check_lag
 from satusehat_async.sandbox.gateway import Gateway
 from satusehat_async.sandbox.patients import CreateAnswer, PatientStore
 from satusehat_async.sandbox.registry import Registry
-from satusehat_async.sandbox.resources import ResourceStore, SearchStyle
+from satusehat_async.sandbox.resources import ResourceStore, SearchStyle, TransactionStyle
 from satusehat_async.sandbox.routes import MSI_PATH, build_app
 from satusehat_async.sandbox.stats import SandboxStats
+from satusehat_async.sandbox.time_rules import EARLIEST_DATE
 from satusehat_async.sandbox.tokens import TokenIssuer, application_name
 
 if TYPE_CHECKING:
@@ -84,6 +85,17 @@ class LocalSandbox:
             at once and commits the write a random ``low`` to ``high`` seconds later (a
             gateway timing out while the backend still works); None: the write commits
             before the error answer. :meth:`settle` waits for such writes.
+        transaction_style: how a ``transaction`` Bundle (``POST /fhir-r4/v1``) is answered:
+            ``"satusehat"`` (as captured: entries of only ``response``, with SATUSEHAT's
+            ``resourceType``/``resourceID`` keys, and ``total``) or ``"standard"`` (FHIR's:
+            ``fullUrl``, ``resource`` and ``response`` per entry). Also settable later as
+            ``sb.resources.transaction_style``.
+        datetime_rule: refuse, on every write of a resource other than a Patient, a
+            date-time that is not UTC ``YYYY-MM-DDThh:mm:ss+00:00`` (RuleNumber 10132
+            ``format``). Also ``sb.resources.datetime_rule``.
+        earliest_date: refuse a date-time before this date (RuleNumber 10132 ``value``;
+            SATUSEHAT documents 3 June 2014); None: no bound. Also
+            ``sb.resources.earliest_date``.
     """
 
     def __init__(
@@ -107,17 +119,15 @@ class LocalSandbox:
         conditional_create: bool = False,
         search_lag: SearchLag | None = None,
         late_commit: SearchLag | None = None,
+        transaction_style: TransactionStyle = "satusehat",
+        datetime_rule: bool = True,
+        earliest_date: dt.date | None = EARLIEST_DATE,
     ) -> None:
         if latency < 0 or token_ttl <= 0:
             raise ValueError("latency must be >= 0 and token_ttl > 0")
         self.late_commit = check_lag("late_commit", late_commit)
-        self.facilities = facilities
-        self.seed = seed
-        self.latency = latency
-        self.retry_after = retry_after
-        self.clock = clock
-        self.host = host
-        self.port = port
+        self.facilities, self.seed, self.latency = facilities, seed, latency
+        self.retry_after, self.clock, self.host, self.port = retry_after, clock, host, port
         self.faults, write_faults = random_faults(fault_rate, fault_kinds, seed)
         self.patients = PatientStore(
             seed=seed,
@@ -133,6 +143,9 @@ class LocalSandbox:
             search_style=fhir_search_style,
             conditional_create=conditional_create,
             search_lag=search_lag,
+            transaction_style=transaction_style,
+            datetime_rule=datetime_rule,
+            earliest_date=earliest_date,
         )
         self.stats = SandboxStats()
         self._registry: Registry | None = None

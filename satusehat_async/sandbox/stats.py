@@ -29,5 +29,10 @@ class SandboxStats:
     """Resources other than Patients created (committed), by type."""
     resources_updated: Counter[str] = field(default_factory=Counter)
     """Resources other than Patients updated or patched (committed), by type."""
+    transactions: int = 0
+    """``transaction`` Bundles committed (their resources are counted in
+    ``resources_stored`` and ``resources_updated``), whatever the answer said."""
+    transactions_refused: int = 0
+    """``transaction`` Bundles refused (nothing of them stored)."""
     faults_injected: Counter[str] = field(default_factory=Counter)
     """Faults answered, random and queued, by kind."""
