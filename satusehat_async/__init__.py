@@ -36,8 +36,10 @@ if TYPE_CHECKING:  # the names load on first use: `import satusehat_async` stays
         ResumeRefused,
         SatuSehatError,
         ServerError,
+        TransactionError,
         TransportError,
         UnverifiableCreateOutcome,
+        UnverifiableTransactionOutcome,
         ValidationError,
     )
     from satusehat_async.metrics import Metrics, RequestEvent
@@ -75,8 +77,10 @@ __all__ = [
     "SatuSehatError",
     "ServerError",
     "TokenStore",
+    "TransactionError",
     "TransportError",
     "UnverifiableCreateOutcome",
+    "UnverifiableTransactionOutcome",
     "ValidationError",
     "__version__",
 ]
@@ -85,6 +89,8 @@ _HOMES = {
     "AmbiguousIdentifierError": "satusehat_async.errors",
     "IncompleteSearchError": "satusehat_async.errors",
     "UnverifiableCreateOutcome": "satusehat_async.errors",
+    "TransactionError": "satusehat_async.errors",
+    "UnverifiableTransactionOutcome": "satusehat_async.errors",
     "AmbiguousMatchError": "satusehat_async.errors",
     "CheckpointError": "satusehat_async.errors",
     "CreateOutcomeUnknown": "satusehat_async.errors",

@@ -11,13 +11,14 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 from satusehat_async import __version__
 from satusehat_async.auth import AccessToken, TokenProvider, TokenStore, token_cache_key
 from satusehat_async.auth.fetch import TOKEN_RETRY as TOKEN_RETRY  # its earlier home
 from satusehat_async.auth.fetch import fetch_token
 from satusehat_async.auth.origins import Origins, warn_plain_http
+from satusehat_async.client_resources import ResourceAccessors
 from satusehat_async.config import Endpoints, Environment, Settings, organization_id_setting
 from satusehat_async.context import ResourceContext
 from satusehat_async.errors import SatuSehatError
@@ -34,10 +35,6 @@ from satusehat_async.proxies import ProxyResolver
 if TYPE_CHECKING:
     import aiohttp
 
-    from satusehat_async.msi import MSI
-    from satusehat_async.patients import Patients
-    from satusehat_async.resource import ResourceAPI
-    from satusehat_async.resource.api import R
 
 __all__ = ["SatuSehatClient"]
 
@@ -61,7 +58,7 @@ def _aiohttp_backend(
     )
 
 
-class SatuSehatClient:
+class SatuSehatClient(ResourceAccessors):
     """An asyncio client for SATUSEHAT.
 
     Use it as an async context manager; it owns one backend (by default an
@@ -159,8 +156,8 @@ class SatuSehatClient:
         self.transport.monotonic = monotonic or time.monotonic
         self.transport.max_response_size = max_response_size
         self.context = self._resource_context(organization_id)
-        self._msi: MSI | None = None
-        self._patients: Patients | None = None
+        self._msi = None
+        self._patients = None
 
     def _resource_context(self, organization_id: str | None) -> ResourceContext:
         """What resource APIs see of this client (see :class:`ResourceContext`)."""
@@ -366,35 +363,3 @@ class SatuSehatClient:
             authenticate=authenticate,
         )
         return response.json()
-
-    # -- resources ---------------------------------------------------------------------
-
-    @property
-    def msi(self) -> MSI:
-        """The Master Sarana Index (facility registry)."""
-        if self._msi is None:
-            from satusehat_async.msi import MSI
-
-            self._msi = MSI(self.context)
-        return self._msi
-
-    @property
-    def patients(self) -> Patients:
-        """The Master Patient Index (FHIR Patient)."""
-        if self._patients is None:
-            from satusehat_async.patients import Patients
-
-            self._patients = Patients(self.context)
-        return self._patients
-
-    @overload
-    def fhir(self, kind: type[R]) -> ResourceAPI[R]: ...
-
-    @overload
-    def fhir(self, kind: str) -> ResourceAPI[Any]: ...
-
-    def fhir(self, kind: type[R] | str) -> ResourceAPI[Any]:
-        """One FHIR type's API (get, search, create, update, patch): ``fhir(Encounter)``."""
-        from satusehat_async.resource import ResourceAPI
-
-        return ResourceAPI(self.context, kind)

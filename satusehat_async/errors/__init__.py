@@ -21,7 +21,9 @@ from satusehat_async.errors.outcomes import (
     CreateOutcomeUnknown,
     IncompleteSearchError,
     ResumeRefused,
+    TransactionError,
     UnverifiableCreateOutcome,
+    UnverifiableTransactionOutcome,
 )
 from satusehat_async.errors.tree import (
     DEFAULT_RETRY_STATUSES,
@@ -65,8 +67,10 @@ __all__ = [
     "ResumeRefused",
     "SatuSehatError",
     "ServerError",
+    "TransactionError",
     "TransportError",
     "UnverifiableCreateOutcome",
+    "UnverifiableTransactionOutcome",
     "ValidationError",
     "body_summary",
     "consent_error_from_body",

@@ -6,13 +6,16 @@
 - :class:`IncompleteSearchError`: a search that ended short of the server's ``total``.
 - :class:`AmbiguousIdentifierError`, :class:`UnverifiableCreateOutcome`: the generic
   resource API's forms of the two create outcomes above.
+- :class:`TransactionError`, :class:`UnverifiableTransactionOutcome`: a Bundle transaction
+  refused (mapped to the entry the caller added), or failed ambiguously without identifiers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from satusehat_async.errors.tree import SatuSehatError, ValidationError
+from satusehat_async.errors.tree import APIError, SatuSehatError, ValidationError
 from satusehat_async.redact import redact_niks
 
 __all__ = [
@@ -22,7 +25,9 @@ __all__ = [
     "CreateOutcomeUnknown",
     "IncompleteSearchError",
     "ResumeRefused",
+    "TransactionError",
     "UnverifiableCreateOutcome",
+    "UnverifiableTransactionOutcome",
 ]
 
 
@@ -197,4 +202,76 @@ class UnverifiableCreateOutcome(CreateOutcomeUnknown):
             f"ambiguously ({type(last_error).__name__}: {redact_niks(str(last_error))}) and "
             "it carries no identifier to look it up by, so it was not sent again; the "
             "record may or may not exist — check before repeating it",
+        )
+
+
+class TransactionError(APIError):
+    """A Bundle transaction the server refused: nothing of it was stored (all or nothing).
+
+    Where the answer's OperationOutcome points at an entry (``Bundle.entry[3].resource...``),
+    the error names the entry as the caller added it to the
+    :class:`~satusehat_async.fhir.Transaction` (entries already stored are left out of the
+    Bundle sent, so the server's index is mapped back).
+
+    Attributes:
+        entry_index: the entry's index in the caller's transaction, or None.
+        resource_type: its resource type, or None.
+        entry: the resource the caller added (model or dict), or None.
+        expression: the OperationOutcome's expression, with the caller's index.
+        error: the server's answer as first raised (status, body, X-Request-Id).
+    """
+
+    def __init__(
+        self,
+        error: APIError,
+        *,
+        entry_index: int | None = None,
+        resource_type: str | None = None,
+        entry: Any = None,
+        expression: str | None = None,
+    ) -> None:
+        self.error = error
+        self.entry_index = entry_index
+        self.resource_type = resource_type
+        self.entry = entry
+        self.expression = expression
+        where = "the Bundle"
+        if entry_index is not None:
+            where = f"entry {entry_index} ({resource_type or 'unknown type'})"
+            if expression:
+                where += f" at {expression}"
+        super().__init__(
+            f"transaction refused at {where}: {error.message}",
+            status=error.status,
+            request_id=error.request_id,
+            body=error.body,
+            method=error.method,
+            url=error.url,
+            retry_after=error.retry_after,
+        )
+
+
+class UnverifiableTransactionOutcome(UnverifiableCreateOutcome):
+    """A Bundle transaction failed ambiguously and some of its entries carry no identifier.
+
+    It may or may not be stored (all of it, or nothing), and those entries cannot be
+    looked up, so it was not sent again. Give every created entry an identifier
+    (:func:`~satusehat_async.resource.local_identifier`) to make transactions idempotent.
+    ``unidentified`` lists the indexes of the entries without one.
+    """
+
+    def __init__(self, *, last_error: SatuSehatError, unidentified: Sequence[int]) -> None:
+        self.resource_type = "Bundle"
+        self.last_error = last_error
+        self.cause = None
+        self.attempts = 1
+        self.repeat_after = None
+        self.unidentified = tuple(unidentified)
+        listed = ", ".join(map(str, self.unidentified[:10]))
+        SatuSehatError.__init__(
+            self,
+            f"the outcome of this transaction is unknown: its write failed ambiguously "
+            f"({_describe(last_error)}) and entries {listed} carry no identifier to look "
+            "them up by, so it was not sent again; it may or may not be stored (wholly) — "
+            "check before repeating it",
         )

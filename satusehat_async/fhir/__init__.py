@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from satusehat_async.fhir.codec import decode_resource as decode_resource
     from satusehat_async.fhir.codec import to_builtins as to_builtins
     from satusehat_async.resource.local import local_identifier as local_identifier
+    from satusehat_async.resource.transaction import Transaction as Transaction
+    from satusehat_async.resource.transaction import (
+        TransactionEntryResult as TransactionEntryResult,
+    )
+    from satusehat_async.resource.transaction import TransactionResult as TransactionResult
 
 _HELPERS = {
     "NO_DECIMAL": "satusehat_async.fhir.base",
@@ -48,6 +53,9 @@ _HELPERS = {
     "decode_resource": "satusehat_async.fhir.codec",
     "to_builtins": "satusehat_async.fhir.codec",
     "local_identifier": "satusehat_async.resource.local",
+    "Transaction": "satusehat_async.resource.transaction",
+    "TransactionResult": "satusehat_async.resource.transaction",
+    "TransactionEntryResult": "satusehat_async.resource.transaction",
     "AnyResource": "satusehat_async.fhir.resources._any",
     "RESOURCE_TYPES": "satusehat_async.fhir.resources._any",
 }

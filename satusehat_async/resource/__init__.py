@@ -10,6 +10,9 @@
 - :mod:`.answers` — pure decoding of reads, searchsets and create answers
 - :mod:`.local` — organization-scoped identifiers (:func:`local_identifier`) and the rule
   that they name the client's organization
+- :mod:`.transaction`, :mod:`.txsend`, :mod:`.txcheck` — Bundle transactions
+  (:class:`~satusehat_async.fhir.Transaction`, :func:`transaction`), idempotent
+- :mod:`.times` — SATUSEHAT's time rules (UTC ``+00:00``, nothing naive or before 2014-06-03)
 - :mod:`.errors` — :class:`IncompleteSearchError`, :class:`AmbiguousIdentifierError`,
   :class:`UnverifiableCreateOutcome`
 """
@@ -30,6 +33,7 @@ from satusehat_async.resource.local import (
 from satusehat_async.resource.pager import SearchPage, SearchResults, SearchStats
 from satusehat_async.resource.query import search_params
 from satusehat_async.resource.strict import resource_from_json, to_resource
+from satusehat_async.resource.txsend import transaction
 
 __all__ = [
     "AmbiguousIdentifierError",
@@ -48,4 +52,5 @@ __all__ = [
     "resource_from_json",
     "search_params",
     "to_resource",
+    "transaction",
 ]

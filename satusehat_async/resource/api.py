@@ -21,6 +21,7 @@ from satusehat_async.resource.pager import SearchResults
 from satusehat_async.resource.patch import PATCH_CONTENT_TYPES, PatchOperation, validate_operations
 from satusehat_async.resource.query import search_params
 from satusehat_async.resource.strict import to_resource
+from satusehat_async.resource.times import utc_resource
 
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
@@ -96,7 +97,8 @@ class ResourceAPI(Generic[R]):
         )
 
     def _checked(self, resource: R | Mapping[str, Any]) -> R:
-        checked = to_resource(self.cls, resource)
+        # SATUSEHAT's time rules (UTC +00:00, nothing naive, nothing before 2014-06-03).
+        checked: R = to_resource(self.cls, utc_resource(resource, self.resource_type))
         check_organization(checked, self.organization_id, self.resource_type)
         return checked
 
@@ -157,7 +159,8 @@ class ResourceAPI(Generic[R]):
 
         Raises:
             ValidationError: nothing was sent — a dict with keys that are not elements,
-                a local identifier of another organization than the client's.
+                a local identifier of another organization than the client's, a naive
+                or pre-2014-06-03 time (others are sent as UTC ``+00:00``: :mod:`.times`).
             AmbiguousIdentifierError: several records carry the identifier.
             CreateOutcomeUnknown: a write failed ambiguously and its record could not be
                 found (repeating the create is safe); for a resource without an
