@@ -29,7 +29,16 @@ __all__ = ["CliUsageError", "Terminated", "build_parser", "client_from_args", "f
 
 # Subcommand modules; each exposes register(subparsers). Missing ones are skipped so a
 # partial install still runs.
-_COMMAND_MODULES = ("token_cmd", "msi_cmd", "patient_cmd", "fhir_cmd", "sandbox_cmd", "demo_cmd")
+_COMMAND_MODULES = (
+    "token_cmd",
+    "msi_cmd",
+    "patient_cmd",
+    "fhir_cmd",
+    "bundle_cmd",
+    "encounter_cmd",
+    "sandbox_cmd",
+    "demo_cmd",
+)
 
 # Library parameter names that differ from the dest of the flag that feeds them.
 _PARAMETER_FLAGS = {
