@@ -5,8 +5,9 @@ Observations, each with a local identifier of the sandbox's organization (so the
 transaction is idempotent). For each latency (added by the sandbox to every request),
 ``--visits`` new visits run ``--concurrency`` at a time, then the same visits are
 re-submitted. Printed per phase: visits per second, the ideal (concurrency / (round trips
-x latency), the round trips being the FHIR requests one visit makes one after another),
-and the FHIR requests per visit counted by the sandbox (token requests apart).
+x latency): a new visit is 2 round trips — its entries' searches, concurrently, then the
+POST — and a re-submission 1, the searches), and the FHIR requests per visit counted by the
+sandbox (token requests apart).
 
     python benchmarks/bench_visits.py           # ~10 s; --visits N, --concurrency N
 """
@@ -98,11 +99,11 @@ async def _latency(latency: float, visits: int, concurrency: int) -> list[str]:
     async with LocalSandbox(facilities=10, latency=latency) as sb, sb.client() as client:
         await client.tokens.token()  # timed once it holds a token
         regs = [f"BENCH-{n:05d}" for n in range(visits)]
-        for name in ("new visit", "re-submission"):
+        for name, round_trips in (("new visit", 2), ("re-submission", 1)):
             seconds, per_visit, created = await _phase(client, sb, regs, concurrency)
             rate = visits / seconds
-            # a visit's requests go one after another: round trips == requests
-            ideal = concurrency / (per_visit * latency)
+            # the searches of one visit go out together: one round trip for all of them
+            ideal = concurrency / (round_trips * latency)
             lines.append(
                 f"  {name:<14} {rate:7.1f} visits/s  ideal {ideal:7.1f}  "
                 f"({rate / ideal:4.0%})  {per_visit:.2f} requests/visit  "

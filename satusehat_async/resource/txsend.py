@@ -11,24 +11,22 @@ One Bundle is one write, and not an idempotent one. What is guaranteed:
 - **After an ambiguous failure** (timeout, dropped answer, 5xx), before any re-send, the
   entries sent are searched for again (identifiers SATUSEHAT keeps unique: once, after
   the backoff; others: over the :class:`~satusehat_async.idempotency.ReconcileWindow`):
-  every one found means the Bundle was stored — they are returned with ``created=True``
-  (the server is all or nothing, so this call is taken to have stored them; another
-  client sending the very same entries at the same moment cannot be told apart); none
-  found means it was not — it is sent again within the one retry budget; some found means
-  someone else stored those (an all-or-nothing write cannot be partial) — they are
-  returned with ``created=False`` and the rest is sent.
+  all found: the Bundle was stored, returned with ``created=True`` (taken to be this
+  call's: the same entries sent by another client at that moment cannot be told apart);
+  none found: it is sent again within the one retry budget; some found: someone else
+  stored those (all or nothing), returned with ``created=False``, and the rest is sent.
 - A ``duplicate`` refusal (someone stored an entry since the search, or a search lagged)
   stored nothing: the entries are looked for over the window and the rest is sent again.
 - A transaction with a created entry that carries **no identifier** is sent once and never
   again after an ambiguous failure: :class:`UnverifiableTransactionOutcome`.
 - Every wait and request of one call fits in one :class:`~satusehat_async.http.retry.RetryBudget`;
-  when it ends while the outcome is unknown, :class:`CreateOutcomeUnknown` (repeating the
-  call is safe: it searches first). Concurrent calls of one client for the same
-  identifiers are serialized.
+  when it ends with the outcome unknown: :class:`CreateOutcomeUnknown` (a repeat is safe:
+  it searches first). One client's concurrent calls for the same identifiers are serialized.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -141,14 +139,16 @@ class _Run:
         return getattr(found, "id", None) if found is not None else None
 
     async def search(self, indexes: list[int]) -> dict[int, str]:
-        """The stored id of each entry of ``indexes`` that a search finds (sequential: a
-        visit's handful of searches, and the connection limit shared with other visits)."""
-        found = {}
-        for index in indexes:
-            record = await self._search_one(index)
-            if record is not None:
-                found[index] = record
-        return found
+        """The stored id of each entry a search finds; the searches run concurrently."""
+        tasks = [asyncio.ensure_future(self._search_one(index)) for index in indexes]
+        try:
+            records = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return {i: r for i, r in zip(indexes, records, strict=True) if r is not None}
 
     def settle(self, found: Mapping[int, str], *, created: bool) -> None:
         for index, record in found.items():
