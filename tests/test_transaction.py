@@ -522,6 +522,9 @@ def sandbox_references_right(sb: Any) -> None:
             assert encounter["identifier"][0]["value"] == f"RJ-{n}"
 
 
+VISITS = 50  # the figure: 50 visits -> 50 Encounters, 100 Conditions, 150 Observations
+
+
 @pytest.mark.parametrize("style", ["satusehat", "standard"])
 async def test_sandbox_concurrent_visits_under_faults_and_lag(style: str) -> None:
     from satusehat_async.sandbox import LocalSandbox
@@ -548,18 +551,18 @@ async def test_sandbox_concurrent_visits_under_faults_and_lag(style: str) -> Non
         )
         async with client:
             first = await asyncio.gather(
-                *(client.transaction(visit(n), window=window) for n in range(20))
+                *(client.transaction(visit(n), window=window) for n in range(VISITS))
             )
             sb.faults.clear()
             counts = tuple(sb.resources.count(t) for t in ("Encounter", "Condition", "Observation"))
-            assert counts == (20, 40, 60)
+            assert counts == (VISITS, 2 * VISITS, 3 * VISITS)
             sandbox_references_right(sb)
             await asyncio.sleep(0.2)  # the search index catches up
             again = await asyncio.gather(
-                *(client.transaction(visit(n), window=window) for n in range(20))
+                *(client.transaction(visit(n), window=window) for n in range(VISITS))
             )
         counts = tuple(sb.resources.count(t) for t in ("Encounter", "Condition", "Observation"))
-        assert counts == (20, 40, 60)
+        assert counts == (VISITS, 2 * VISITS, 3 * VISITS)
         assert sum(sb.stats.faults_injected.values()) > 0
     assert [r.ids() for r in again] == [r.ids() for r in first]
     assert not any(e.created for r in again for e in r.entries)
