@@ -32,6 +32,11 @@ def test_demo_runs_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert "reconciled by search, not re-sent" in out
     assert "the sandbox holds exactly 4 patients" in out
     assert "language='id'" in out
+    # the visit: one transaction through a 504 after commit, finished, sent again
+    assert "sent through a 504 after commit" in out and "(created=True: reconciled" in out
+    assert "status history arrived -> in-progress -> finished" in out
+    assert "sent again       -> created=False, same ids=True" in out
+    assert "exactly 1 Encounter, 2 Conditions and 3 Observations" in out
 
 
 def test_demo_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -111,7 +111,8 @@ async def demo_command(args: argparse.Namespace) -> int:
         )
         async with sandbox.client() as client:
             await _crawl(client, sandbox, args)
-            await _patients(client, sandbox)
+            patient_id = await _patients(client, sandbox)
+            await _visit(client, sandbox, patient_id)
         _say()
         _say(
             f"demo finished in {time.monotonic() - started:.1f}s: "
@@ -221,7 +222,7 @@ def _person(
     }
 
 
-async def _patients(client: SatuSehatClient, sandbox: LocalSandbox) -> None:
+async def _patients(client: SatuSehatClient, sandbox: LocalSandbox) -> str:
     patients = client.patients
     _say()
     _say("2. patients (Master Patient Index)")
@@ -232,6 +233,54 @@ async def _patients(client: SatuSehatClient, sandbox: LocalSandbox) -> None:
     if stored != 4:
         raise SatuSehatError(f"expected 4 patients stored, the sandbox holds {stored}")
     _say(f"   the sandbox holds exactly {stored} patients for 4 distinct people")
+    return first_id
+
+
+async def _visit(client: SatuSehatClient, sandbox: LocalSandbox, patient_id: str) -> None:
+    """An outpatient visit as one transaction through a lost answer, finished, sent again."""
+    import datetime as dt
+
+    from satusehat_async import visits
+    from satusehat_async.fhir import Encounter
+
+    _say()
+    _say("3. a visit (rawat jalan): Encounter + 2 diagnoses + 3 vital signs, one transaction")
+    start = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))) - dt.timedelta(hours=1)  # WIB
+    encounter = visits.outpatient_encounter(
+        patient=(patient_id, "Siti Rahmawati"),
+        practitioner=("10009880728", "dr. Alexander"),
+        location=("b017aa54-f1df-4ec2-9d84-8823815d7228", "Poli Umum"),
+        visit_id="RJ-DEMO-0001",
+        organization_id=client.organization_id,
+        start=start,
+    )
+    diagnoses = [("J06.9", "Acute upper respiratory infection"), ("R50.9", "Fever")]
+    signs = {"heart_rate": 88, "systolic": 120, "diastolic": 80}
+    # The server commits the Bundle, then the gateway answers 504: the outcome is unknown.
+    sandbox.inject("commit_then_504", method="POST", path_prefix="/fhir-r4/v1")
+    visit = await visits.rawat_jalan(
+        client, encounter=encounter, diagnoses=diagnoses, vital_signs=signs
+    )
+    if sandbox.faults.pending:
+        raise SatuSehatError("the visit's injected 504 was not met")
+    _say(
+        f"   sent through a 504 after commit -> Encounter {visit.encounter_id} "
+        f"(created={visit.created}: reconciled by search, not re-sent)"
+    )
+    api = client.fhir(Encounter)
+    moved = await api.update(visits.advance(visit.encounter, "in-progress", at=start))
+    done = await api.update(visits.advance(moved, "finished", at=start + dt.timedelta(minutes=40)))
+    history = " -> ".join(h.status or "?" for h in done.status_history or [])
+    _say(f"   moved to finished by update     -> status history {history}")
+    again = await visits.rawat_jalan(
+        client, encounter=encounter, diagnoses=diagnoses, vital_signs=signs
+    )
+    same = again.encounter_id == visit.encounter_id
+    _say(f"   the same visit sent again       -> created={again.created}, same ids={same}")
+    counts = [sandbox.resources.count(k) for k in ("Encounter", "Condition", "Observation")]
+    if counts != [1, 2, 3] or not same:
+        raise SatuSehatError(f"expected 1 Encounter, 2 Conditions, 3 Observations: {counts}")
+    _say("   the sandbox holds exactly 1 Encounter, 2 Conditions and 3 Observations")
 
 
 async def _register_adults(patients: Patients, sandbox: LocalSandbox) -> str:
