@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from satusehat_async.http.options import RequestOptions
-from satusehat_async.http.request import build_request
 from satusehat_async.idempotency.memory import CreateMemory
 
 if TYPE_CHECKING:
@@ -99,14 +98,8 @@ class ResourceContext:
         options: RequestOptions | None = None,
     ) -> Response:
         """Send one logical request through every stage (auth, retries, breaker...)."""
-        request = build_request(
-            method,
-            url,
-            params=params,
-            json=json,
-            content=content,
-            headers=headers,
-            user_agent=self._transport.user_agent,
+        request = self._transport.prepare(
+            method, url, params=params, json=json, content=content, headers=headers
         )
         return await self._transport.send_request(request, options or RequestOptions())
 

@@ -101,11 +101,6 @@ class Transport:
         return f"Transport(retry={self.retry!r}, breaker={self.breaker!r})"
 
     @property
-    def user_agent(self) -> str:
-        """The ``User-Agent`` every request carries."""
-        return self._user_agent
-
-    @property
     def proxies(self) -> Any:
         """The backend's proxy resolver, if it has one."""
         return getattr(self.backend, "proxies", None)
@@ -131,14 +126,8 @@ class Transport:
         welcome) or ``content`` sent raw. The other keywords are the fields of
         :class:`~satusehat_async.http.options.RequestOptions`.
         """
-        request = build_request(
-            method,
-            url,
-            params=params,
-            json=json,
-            content=content,
-            headers=headers,
-            user_agent=self._user_agent,
+        request = self.prepare(
+            method, url, params=params, json=json, content=content, headers=headers
         )
         options = RequestOptions(
             idempotent=idempotent,
@@ -148,6 +137,28 @@ class Transport:
             count_failure=count_failure,
         )
         return await self.send_request(request, options)
+
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Request:
+        """The request to send, with this client's ``User-Agent``; bad input raises
+        ValidationError before anything is sent."""
+        return build_request(
+            method,
+            url,
+            params=params,
+            json=json,
+            content=content,
+            headers=headers,
+            user_agent=self._user_agent,
+        )
 
     async def send_request(self, request: Request, options: RequestOptions) -> Response:
         """Stage 1, the circuit breaker: admit the call, then record its final outcome.

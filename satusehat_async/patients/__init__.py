@@ -11,6 +11,7 @@ the MPI's own rules.
 ...     await client.patients.patch(result.id, [replace("/language", "id")])
 """
 
+from satusehat_async.idempotency import ReconcileWindow
 from satusehat_async.patients.answers import (
     BundleEntry,
     BundleLink,
@@ -91,7 +92,6 @@ from satusehat_async.patients.patch import (
     unescape_token,
     validate_operations,
 )
-from satusehat_async.patients.reconcile import ReconcileWindow
 
 __all__ = [
     "GENDERS",

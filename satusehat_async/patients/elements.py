@@ -15,11 +15,6 @@ __all__ = [
     "BackboneElement",
     "Element",
     "FHIRModel",
-    "bind_extension",
     "decimal_value",
     "fhir_decimal",
 ]
-
-
-def bind_extension(extension: type[Element]) -> None:
-    """Kept for old callers; does nothing: the generated datatypes resolve ``Extension``."""

@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from satusehat_async.context import KeyedLocks
-from satusehat_async.errors import SatuSehatError
+from satusehat_async.errors import AmbiguousMatchError, CreateOutcomeUnknown, SatuSehatError
 from satusehat_async.http.retry import RetryBudget, RetryPolicy
 from satusehat_async.idempotency import (
     Created,
@@ -63,7 +63,6 @@ from satusehat_async.idempotency import (
 from satusehat_async.patients.answers import CreateResult, decode_create_answer
 from satusehat_async.patients.models import Patient
 from satusehat_async.patients.newborns import newborn_matches
-from satusehat_async.patients.outcomes import AmbiguousMatchError, CreateOutcomeUnknown
 from satusehat_async.patients.plan import CreatePlan, plan_create
 from satusehat_async.patients.policy import PatientIdentity
 from satusehat_async.patients.strict import patient_from_json, to_patient
