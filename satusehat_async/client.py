@@ -156,8 +156,7 @@ class SatuSehatClient(ResourceAccessors):
         self.transport.monotonic = monotonic or time.monotonic
         self.transport.max_response_size = max_response_size
         self.context = self._resource_context(organization_id)
-        self._msi = None
-        self._patients = None
+        self._apis: dict[str, object] = {}  # the resource APIs, built on first use
 
     def _resource_context(self, organization_id: str | None) -> ResourceContext:
         """What resource APIs see of this client (see :class:`ResourceContext`)."""

@@ -12,8 +12,9 @@ response; every response carries a unique ``X-Request-Id``.
 
 from __future__ import annotations
 
+import importlib
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import msgspec
 from aiohttp import web
@@ -90,8 +91,35 @@ def build_app(sandbox: LocalSandbox, gateway: Gateway) -> web.Application:
     app.router.add_get("/fhir-r4/v1/metadata", resources.metadata)
     app.router.add_post(FHIR_BASE, resources.transaction)
     app.router.add_post(FHIR_BASE + "/", resources.transaction)
+    for name in _EXTENSIONS:
+        _extension(name).add_routes(app, sandbox)
     app.on_response_prepare.append(_stamp_request_id)
     return app
+
+
+# The sandbox's other services (KFA, master wilayah, consent, KYC...), one module each
+# under satusehat_async.sandbox, each exposing add_routes(app, sandbox).
+_EXTENSIONS = ("kfa_routes", "wilayah_routes", "consent_routes", "kyc_routes")
+
+
+class _Routes(Protocol):
+    def add_routes(self, app: web.Application, sandbox: LocalSandbox) -> None: ...
+
+
+def _extension(name: str) -> _Routes:
+    """The routes module ``name`` (a stand-in adding nothing while it is not there)."""
+    module = f"satusehat_async.sandbox.{name}"
+    try:
+        return cast(_Routes, importlib.import_module(module))
+    except ModuleNotFoundError as error:
+        if error.name != module:
+            raise
+        return _NoRoutes()
+
+
+class _NoRoutes:
+    def add_routes(self, app: web.Application, sandbox: LocalSandbox) -> None:
+        """Nothing to add."""
 
 
 class _Endpoints:

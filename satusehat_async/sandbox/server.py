@@ -93,10 +93,15 @@ class LocalSandbox:
         datetime_rule: refuse, on every write of a resource other than a Patient, a
             date-time that is not UTC ``YYYY-MM-DDThh:mm:ss+00:00`` (RuleNumber 10132
             ``format``). Also ``sb.resources.datetime_rule``.
+        kfa_products: the size of the generated KFA catalogue (products of both types).
         earliest_date: refuse a date-time before this date (RuleNumber 10132 ``value``;
             SATUSEHAT documents 3 June 2014); None: no bound. Also
             ``sb.resources.earliest_date``.
     """
+
+    #: The stores of the other services (KFA, wilayah, consent, KYC...), by name: each
+    #: routes module builds its own on first use.
+    extensions: dict[str, Any]
 
     def __init__(
         self,
@@ -122,6 +127,7 @@ class LocalSandbox:
         transaction_style: TransactionStyle = "satusehat",
         datetime_rule: bool = True,
         earliest_date: dt.date | None = EARLIEST_DATE,
+        kfa_products: int = 3_000,
     ) -> None:
         if latency < 0 or token_ttl <= 0:
             raise ValueError("latency must be >= 0 and token_ttl > 0")
@@ -148,6 +154,7 @@ class LocalSandbox:
             earliest_date=earliest_date,
         )
         self.stats = SandboxStats()
+        self.kfa_products, self.extensions = kfa_products, {}
         self._registry: Registry | None = None
         self.tokens = TokenIssuer(
             client_id, client_secret, ttl=token_ttl, clock=clock, application=application_name(seed)
