@@ -38,6 +38,8 @@ _COMMAND_MODULES = (
     "encounter_cmd",
     "sandbox_cmd",
     "demo_cmd",
+    "onboard_cmd",
+    "kfa_cmd",
 )
 
 # Library parameter names that differ from the dest of the flag that feeds them.
