@@ -1,19 +1,21 @@
-"""Practitioners (health workers) looked up by NIK."""
+"""Practitioners (health workers) looked up by NIK: ``client.practitioners``.
 
-from __future__ import annotations
+- :mod:`.api` — :class:`Practitioners`: ``by_nik`` (cached with a TTL, single-flight),
+  ``get`` (by IHS number), ``search`` (name + birth date + gender)
+- :mod:`.models` — :class:`Practitioner`, the FHIR class with ``ihs_number``, ``nik`` and
+  ``display_name``
+- :mod:`.cache` — :class:`LookupCache`, the TTL cache with one request in flight per key
+"""
 
-from typing import TYPE_CHECKING
+from satusehat_async.practitioners.api import GENDERS, Practitioners
+from satusehat_async.practitioners.cache import LookupCache
+from satusehat_async.practitioners.models import IHS_NUMBER_SYSTEM, NIK_SYSTEM, Practitioner
 
-from satusehat_async.context import context_of
-
-if TYPE_CHECKING:
-    from satusehat_async.context import ResourceContext
-
-__all__ = ["Practitioners"]
-
-
-class Practitioners:
-    """Practitioners (health workers) looked up by NIK (being built)."""
-
-    def __init__(self, context: ResourceContext) -> None:
-        self._context = context_of(context)
+__all__ = [
+    "GENDERS",
+    "IHS_NUMBER_SYSTEM",
+    "NIK_SYSTEM",
+    "LookupCache",
+    "Practitioner",
+    "Practitioners",
+]

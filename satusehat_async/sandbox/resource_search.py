@@ -10,6 +10,7 @@ Pure functions (no server, no store). :func:`parse_search` turns a query string 
   ``encounter``, ``context``, ``based-on``, ``partof``, ``organization``, ``specimen``,
   ``requester``, ``service-provider`` (``Type/id``, a bare id, or an absolute URL);
 - ``name`` (a case-insensitive prefix of a name, a HumanName's text or parts);
+  ``gender`` (a code); ``birthdate`` (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, a prefix);
 - ``_count`` (the page size) and ``_page_token`` (from a ``next`` link); other ``_``
   parameters are ignored. A comma is OR within a value; a repeated parameter is AND.
 
@@ -54,6 +55,7 @@ _TOKENS = {
     "category": "category",
     "class": "class",
     "_id": "id",
+    "gender": "gender",
 }
 _REFERENCES: dict[str, tuple[str, ...]] = {
     "subject": ("subject",),
@@ -145,6 +147,10 @@ def _matcher(key: str) -> Matcher | None:
         return reference
     if key == "name":
         return _name_matches
+    if key == "birthdate":  # YYYY, YYYY-MM or YYYY-MM-DD (eq only)
+        return lambda resource, value: str(resource.get("birthDate", "")).startswith(
+            value.removeprefix("eq")
+        )
     return None
 
 

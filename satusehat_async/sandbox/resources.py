@@ -44,6 +44,7 @@ from satusehat_async.sandbox.fhir import (
     version_headers,
 )
 from satusehat_async.sandbox.json_patch import apply_patch
+from satusehat_async.sandbox.practitioners import PractitionerDirectory
 from satusehat_async.sandbox.resource_rules import (
     JSON_PATCH,
     check_organization,
@@ -112,6 +113,9 @@ class ResourceStore:
         self._history: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._by_key: dict[tuple[str, Key], str] = {}
         self._visible_at: dict[tuple[str, str], float] = {}
+        self.practitioners = PractitionerDirectory(seed)
+        """The health workers SATUSEHAT knows already: read and searched as Practitioners
+        besides those POSTed (not counted by :meth:`count`)."""
 
     # -- settings and inspection -----------------------------------------------------
     @property
@@ -295,6 +299,9 @@ class ResourceStore:
     def read(self, resource_type: str, resource_id: str) -> Answer:
         """``GET /{Type}/{id}``."""
         current = self._current(resource_type, resource_id, None)
+        known = self.practitioners.read(resource_id) if resource_type == "Practitioner" else None
+        if isinstance(current, Answer) and known is not None:
+            return self._answer(200, known, write=False)
         if isinstance(current, Answer):
             return current
         return self._answer(200, current, write=False)
@@ -372,4 +379,6 @@ class ResourceStore:
         found = [
             r for i, r in by_id.items() if self.visible(resource_type, i) and search.matches(r)
         ]
+        if resource_type == "Practitioner":
+            found = self.practitioners.find(search) + found
         return search_bundle(self.base_url, search, found, self.search_style)
