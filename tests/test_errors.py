@@ -302,3 +302,92 @@ def test_one_function_decides_whether_to_retry() -> None:
     assert may_retry(conflict, idempotent=True, policy=RetryPolicy(retry_statuses={409}))
     assert is_retryable(busy, idempotent=True, policy=policy)  # the earlier name
     assert frozenset({408, 429, 500, 502, 503, 504}) == errors.DEFAULT_RETRY_STATUSES
+
+
+# -- issue 13: "not opted in" is its own error ---------------------------------------------
+
+_NOT_OPTED_IN = {
+    "resourceType": "OperationOutcome",
+    "issue": [
+        {
+            "severity": "error",
+            "code": "forbidden",
+            "details": {
+                "text": "Operation cannot be performed due to business rules, consent or "
+                "privacy rules, or access permission constraints."
+            },
+        }
+    ],
+}
+
+
+def test_not_opted_in_is_consent_required_not_consent_error() -> None:
+    from satusehat_async import ConsentRequiredError
+
+    err = error_from_response(400, RID, _json(_NOT_OPTED_IN))
+    assert type(err) is ConsentRequiredError
+    assert isinstance(err, APIError) and isinstance(err, BadRequestError)
+    assert not isinstance(err, ConsentError)
+    assert err.request_id == "req-123" and "consent" in str(err)
+    assert _facts(err) == (False, False, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "issue"),
+    [
+        (
+            400,
+            {
+                "code": "forbidden",
+                "details": {"text": "resource cannot be accessed due to business rule"},
+            },
+        ),
+        (400, {"code": "forbidden", "diagnostics": "organization mismatch"}),
+        (400, {"code": "value", "details": {"text": "consent must be given"}}),  # not forbidden
+        (403, _NOT_OPTED_IN["issue"][0]),  # a 403 stays a ForbiddenError
+        (422, _NOT_OPTED_IN["issue"][0]),
+    ],
+)
+def test_other_forbidden_answers_are_not_mislabelled(status: int, issue: dict[str, object]) -> None:
+    from satusehat_async import ConsentRequiredError
+
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", **issue}]}
+    err = error_from_response(status, {}, _json(body))
+    assert not isinstance(err, ConsentRequiredError)
+    assert type(err) is (ForbiddenError if status == 403 else BadRequestError)
+
+
+@pytest.mark.parametrize(
+    "text", ["Pasien belum memberikan persetujuan", "patient has not OPTIN", "opted out: opt-out"]
+)
+def test_consent_wording_in_any_language(text: str) -> None:
+    from satusehat_async import ConsentRequiredError
+
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"code": "forbidden", "diagnostics": text}],
+    }
+    assert isinstance(error_from_response(400, {}, _json(body)), ConsentRequiredError)
+
+
+def test_consent_required_error_is_importable_and_picklable() -> None:
+    import pickle
+
+    import satusehat_async
+
+    err = error_from_response(400, RID, _json(_NOT_OPTED_IN))
+    copy = pickle.loads(pickle.dumps(err))
+    assert type(copy) is satusehat_async.ConsentRequiredError and copy.status == 400
+    assert "ConsentRequiredError" in satusehat_async.__all__
+
+
+def test_a_fastapi_validation_answer_reads_as_its_fields() -> None:
+    from satusehat_async.errors.decode import error_from_response
+
+    body = (
+        b'{"detail":[{"loc":["query","identifier"],"msg":"field required",'
+        b'"type":"value_error.missing"},{"loc":["query","code"],"msg":"field required",'
+        b'"type":"value_error.missing"}]}'
+    )
+    error = error_from_response(422, {"Content-Type": "application/json"}, body)
+    assert "query.identifier: field required; query.code: field required" in str(error)

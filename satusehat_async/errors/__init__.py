@@ -7,6 +7,7 @@ counts against the host (see :mod:`satusehat_async.errors.tree`).
 
 from __future__ import annotations
 
+from satusehat_async.errors.consent import is_consent_refusal
 from satusehat_async.errors.decode import (
     body_summary,
     consent_error_from_body,
@@ -34,6 +35,7 @@ from satusehat_async.errors.tree import (
     ConfigurationError,
     ConflictError,
     ConsentError,
+    ConsentRequiredError,
     ForbiddenError,
     NotFoundError,
     RateLimitError,
@@ -57,6 +59,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConsentError",
+    "ConsentRequiredError",
     "CreateOutcomeUnknown",
     "ForbiddenError",
     "IncompleteSearchError",
@@ -76,5 +79,6 @@ __all__ = [
     "consent_error_from_body",
     "decode_body",
     "error_from_response",
+    "is_consent_refusal",
     "parse_retry_after",
 ]

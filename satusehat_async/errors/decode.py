@@ -18,12 +18,14 @@ from typing import Any
 
 import msgspec
 
+from satusehat_async.errors.consent import is_consent_refusal
 from satusehat_async.errors.tree import (
     APIError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
     ConsentError,
+    ConsentRequiredError,
     ForbiddenError,
     NotFoundError,
     RateLimitError,
@@ -118,10 +120,31 @@ def _json_message(body: Any) -> str | None:
     if isinstance(body.get("error"), str):
         desc = body.get("error_description")
         return f"{body['error']}: {desc}" if isinstance(desc, str) and desc else body["error"]
+    detail = body.get("detail")
+    if isinstance(detail, list):  # FastAPI/pydantic (the KFA): {"detail": [{"loc", "msg"}]}
+        return _fastapi_message(detail) or "request refused"
     for key in ("message", "detail", "title"):
         if isinstance(body.get(key), str) and body[key]:
             return str(body[key])
     return None
+
+
+def _fastapi_message(detail: list[Any]) -> str:
+    """FastAPI/pydantic validation errors as ``query.code: field required; ...``."""
+    parts: list[str] = []
+    for entry in detail:
+        if not isinstance(entry, Mapping):
+            continue
+        loc = entry.get("loc")
+        where = (
+            ".".join(str(x) for x in loc if isinstance(x, (str, int)))
+            if isinstance(loc, list)
+            else ""
+        )
+        msg = entry.get("msg")
+        text = msg if isinstance(msg, str) and msg else str(entry.get("type") or "invalid")
+        parts.append(f"{where}: {text}" if where else text)
+    return "; ".join(parts)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -215,7 +238,9 @@ def error_from_response(
 
     Understands OperationOutcome (including ``severity: "invalid"``), the Apigee
     ``fault`` envelope, MSI's ``{status_code, message, data}``, ``{ErrorCode, Error}``,
-    OAuth2 ``{error, error_description}``, ``text/plain``, HTML and empty bodies.
+    OAuth2 ``{error, error_description}``, ``text/plain``, HTML and empty bodies. A 400
+    ``forbidden`` about consent is a :class:`ConsentRequiredError` (the rule:
+    :func:`~satusehat_async.errors.consent.is_consent_refusal`).
     """
     content_type = _header(headers, "Content-Type")
     parsed = decode_body(body, content_type)
@@ -243,6 +268,8 @@ def error_from_response(
     cls = _STATUS_CLASSES.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else APIError
+    elif cls is BadRequestError and is_consent_refusal(status, parsed):
+        cls = ConsentRequiredError
     common: dict[str, Any] = {
         "status": status,
         "request_id": _header(headers, "X-Request-Id"),

@@ -26,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConsentError",
+    "ConsentRequiredError",
     "ForbiddenError",
     "NotFoundError",
     "RateLimitError",
@@ -233,7 +234,7 @@ class APIError(SatuSehatError):
 
 
 class BadRequestError(APIError):
-    """400/422: the server refused the request as invalid (or the patient has not opted in)."""
+    """400/422: the server refused the request as invalid."""
 
 
 class AuthenticationError(APIError):
@@ -262,3 +263,15 @@ class ServerError(APIError):
 
 class ConsentError(APIError):
     """HTTP 200 carrying an OperationOutcome ``suppressed``: data withheld (consent/privacy)."""
+
+
+class ConsentRequiredError(BadRequestError):
+    """400 OperationOutcome ``forbidden`` about consent: the patient has not opted in.
+
+    SATUSEHAT refuses a read of a patient's clinical data with this while the patient has
+    never given consent ("belum OPTIN"); ``client.consent.update(patient, action="OPTIN",
+    agent=...)`` records it. Distinct from :class:`ConsentError` (an HTTP 200 answer
+    ``suppressed``: data withheld, e.g. after an OPTOUT) and never retryable. The rule that
+    tells it from other ``forbidden`` refusals is
+    :func:`satusehat_async.errors.consent.is_consent_refusal`.
+    """

@@ -3,7 +3,12 @@
 A 2xx is a success unless it is an OperationOutcome ``suppressed`` (SATUSEHAT withholds
 data for consent or privacy with a 200): that is a
 :class:`~satusehat_async.errors.ConsentError`. Any other status is decoded by
-:func:`~satusehat_async.errors.error_from_response`. No I/O, no event loop.
+:func:`~satusehat_async.errors.error_from_response`, where a 400 OperationOutcome
+``forbidden`` that speaks of consent (the patient has not opted in) becomes a
+:class:`~satusehat_async.errors.ConsentRequiredError` — not a ``ConsentError``, and a
+``forbidden`` for any other reason stays a ``BadRequestError``
+(:func:`~satusehat_async.errors.consent.is_consent_refusal` holds the rule). Neither is
+retried. No I/O, no event loop.
 """
 
 from __future__ import annotations
