@@ -56,6 +56,7 @@ from satusehat_async.patients import (
     validate_operations,
 )
 from satusehat_async.patients.answers import id_from_location
+from satusehat_async.patients.capabilities import traits_from_capabilities
 from satusehat_async.patients.idempotent import plan_create, to_patient
 
 FIXTURES: list[Any] = load_fixtures("patients") + load_fixtures("captured")
@@ -397,3 +398,54 @@ def test_fhir_decimal_accepts_or_raises_validation_error(value: Any) -> None:
     except ValidationError:
         return
     msgspec.json.decode(bytes(raw))  # a JSON number
+
+
+# -- issue 14: a server's CapabilityStatement, whatever it holds -----------------------------
+
+_CAPABILITY_SEEDS = [
+    {
+        "resourceType": "CapabilityStatement",
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    {
+                        "type": "Patient",
+                        "conditionalCreate": True,
+                        "extension": [
+                            {
+                                "url": "urn:satusehat-async:capability:unique-identifier",
+                                "valueUri": NIK_SYSTEM,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+]
+
+
+_ODD_REST = [
+    5,
+    "abc",
+    None,
+    [5],
+    [{"resource": 7}],
+    [{"resource": [{"type": "Patient", "extension": 3}]}],
+]
+
+
+@given(st.one_of(hostile_bodies(_CAPABILITY_SEEDS), json_bytes(), deep_nesting()))
+def test_any_metadata_answer_is_read_as_traits_or_nothing(body: bytes) -> None:
+    traits = traits_from_capabilities(body)
+    if traits is not None:
+        assert isinstance(traits.nik_unique, bool) and isinstance(traits.conditional_create, bool)
+        assert traits.write_first == (traits.nik_unique or traits.conditional_create)
+
+
+def test_odd_rest_shapes_are_no_declaration() -> None:
+    for rest in _ODD_REST:
+        body = json.dumps({"resourceType": "CapabilityStatement", "rest": rest}).encode()
+        traits = traits_from_capabilities(body)
+        assert traits is not None and not traits.write_first

@@ -301,7 +301,8 @@ async def test_a_failure_that_was_not_reconciled_still_counts(sb: Sandbox) -> No
         sb.inject("503", method="POST", path_prefix=PATIENT_PATH)  # refused before storing
         with pytest.raises(ServerError):
             await c.patients.create(adult())
-    # the search before, the search after, and the write that failed
+    # the CapabilityStatement read (issue 14: the write goes first), the write that
+    # failed, and the search after it
     assert breaker.failure_rate(host) == pytest.approx(1 / 3)
     assert len(sb.patients) == 0
 

@@ -1,10 +1,12 @@
 """Idempotency: creates that store one record however often they fail and are repeated.
 
 A write (``POST``) cannot be re-sent blindly. :func:`run_create` fixes the identity of a
-create before its first attempt, searches before writing, and after a failure that may
-have committed searches again before writing again — over a :class:`ReconcileWindow`
-when the server does not keep the identity unique. What a create is known by, and how a
-found record is matched, is the resource type's :class:`IdentityPolicy` (the Patient's:
+create before its first attempt, searches before writing (or, where the server answers a
+second write of a unique identity with the existing record, writes first: one request),
+and after a failure that may have committed searches again before writing again — over
+a :class:`ReconcileWindow` when the server does not keep the identity unique. What a
+create is known by, and how a found record is matched, is the resource type's
+:class:`IdentityPolicy` (the Patient's:
 :class:`satusehat_async.patients.policy.PatientIdentity`). Per client, creates of one
 identity are serialized (``context.locks``) and the client remembers its fresh records
 and its unknown outcomes (:class:`CreateMemory`, ``context.creates``). One

@@ -6,7 +6,10 @@ the write is fixed once, before any attempt (:class:`~.policy.CreatePlan`, by th
 resource type's :class:`~.policy.IdentityPolicy`), and :func:`run_create`:
 
 1. **searches before writing**: a record already there is returned with
-   ``created=False`` and nothing is sent;
+   ``created=False`` and nothing is sent — unless ``write_first`` (an identity the
+   server keeps unique and answers a second write for with the existing record: the
+   MPI's duplicate envelope, a conditional create's match), where the write goes first
+   and the one request is the whole create;
 2. sends the write once per attempt (never re-sent blindly by the transport);
 3. after a failure that **may have committed** (the error's
    :attr:`~satusehat_async.errors.SatuSehatError.may_have_committed`, or a 2xx it could
@@ -15,7 +18,9 @@ resource type's :class:`~.policy.IdentityPolicy`), and :func:`run_create`:
    For an identity the server does not keep unique, it searches over a window
    (:class:`~.window.ReconcileWindow`) and never writes again while the first write may
    still appear; where the budget ends first it raises
-   :class:`~satusehat_async.errors.CreateOutcomeUnknown`.
+   :class:`~satusehat_async.errors.CreateOutcomeUnknown`. Written first, no search came
+   before: a record found after an ambiguous failure is reported ``created=True`` (the
+   lost answer alone could have told whether it existed before this call).
 
 Whether a write is sent again is :func:`~satusehat_async.http.retry.may_retry`'s answer
 (reconciled, the write is known not to be stored: as safe as an idempotent request), and
@@ -78,6 +83,7 @@ async def run_create(
     window: ReconcileWindow | None = None,
     memory: CreateMemory | None = None,
     report: Report | None = None,
+    write_first: bool = False,
 ) -> Created[R]:
     """Run one create: search first, write, reconcile after every ambiguous failure.
 
@@ -90,9 +96,12 @@ async def run_create(
     :meth:`~.policy.IdentityPolicy.ambiguous` error. ``memory`` (one per client) keeps
     the records created and the outcomes left unknown of identities the server does not
     keep unique; ``report(ok)`` hears, for the circuit breaker, whether a write that
-    failed was found after all (True) or not (False).
+    failed was found after all (True) or not (False). ``write_first`` skips the search
+    before the first write; it is only honoured for a unique identity (the server must
+    refuse a second record: the duplicate envelope, or a conditional create's match).
     """
     run = _CreateRun(plan, policy, post, search, budget, sleep, report)
+    run.write_first = write_first and plan.identity.unique
     run.window = window or policy.window
     run.memory = None if plan.identity.unique else memory
     return await run.run()
@@ -103,6 +112,7 @@ class _CreateRun(Generic[R]):
 
     window: ReconcileWindow
     memory: CreateMemory | None  # only identities the server does not keep unique
+    write_first = False  # no search before the first write (a unique identity only)
 
     def __init__(
         self,
@@ -122,6 +132,8 @@ class _CreateRun(Generic[R]):
         self.attempt = 0
 
     async def run(self) -> Created[R]:
+        if self.write_first:
+            return await self._write()
         existing = await self._look()
         searched_at = clock_now(self.budget)
         if existing is None:
@@ -144,8 +156,9 @@ class _CreateRun(Generic[R]):
                 error: SatuSehatError = exc
             else:
                 if ambiguous and not result.created:
-                    # The "existing" record appeared after our search found none: an
-                    # earlier attempt of this very call committed it.
+                    # The "existing" record appeared after our search found none (or,
+                    # written first, after our own ambiguous failure): an earlier
+                    # attempt of this very call committed it.
                     result = dataclasses.replace(result, created=True)
                 self._remember(result)
                 return result

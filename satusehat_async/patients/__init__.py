@@ -22,6 +22,7 @@ from satusehat_async.patients.answers import (
     decode_search_bundle,
 )
 from satusehat_async.patients.api import GENDERS, SEARCH_COMBINATIONS, Patients, search_params
+from satusehat_async.patients.capabilities import ServerTraits
 from satusehat_async.patients.complex_types import (
     Annotation,
     Money,
@@ -135,6 +136,7 @@ __all__ = [
     "Reference",
     "SampledData",
     "SearchBundle",
+    "ServerTraits",
     "Signature",
     "Timing",
     "TimingRepeat",

@@ -12,6 +12,7 @@ from satusehat_async.errors import ValidationError
 from satusehat_async.http.options import RequestOptions
 from satusehat_async.idempotency import CreateMemory, ReconcileWindow, request_policy
 from satusehat_async.patients.answers import CreateResult
+from satusehat_async.patients.capabilities import ServerTraits, server_traits
 from satusehat_async.patients.idempotent import create_idempotently, plan_create
 from satusehat_async.patients.identifiers import (
     NIK_IBU_SYSTEM,
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.context import KeyedLocks, ResourceContext
     from satusehat_async.http.response import Response
+    from satusehat_async.http.retry import RetryBudget
     from satusehat_async.params import Params
+    from satusehat_async.patients.plan import CreatePlan
 
 __all__ = ["GENDERS", "SEARCH_COMBINATIONS", "Patients", "search_params"]
 
@@ -152,6 +155,13 @@ class Patients:
             (default: the client transport's, so tests inject one clock for everything).
         window: how long a newborn's ambiguously failed write is looked for before it may
             be sent again (default :class:`ReconcileWindow`: 10 s).
+        nik_unique: does the server refuse a second Patient for one NIK (the MPI)? True:
+            a new patient by NIK costs one request (the POST; no search before it).
+            None (auto): True on SATUSEHAT's own hosts; elsewhere what the server's
+            CapabilityStatement declares (read once per client: conditional create, or
+            the MPI's uniqueness as the local sandbox declares it). False: only a
+            declared conditional create counts. See
+            :mod:`satusehat_async.patients.capabilities`.
     """
 
     def __init__(
@@ -161,6 +171,7 @@ class Patients:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         window: ReconcileWindow | None = None,
+        nik_unique: bool | None = None,
     ) -> None:
         if window is not None and not isinstance(window, ReconcileWindow):
             raise ValidationError("window must be a ReconcileWindow")
@@ -172,6 +183,7 @@ class Patients:
         self._sleep = sleep
         self.window = window or ReconcileWindow()
         """The newborns' reconciliation window (see :class:`ReconcileWindow`)."""
+        self.nik_unique = nik_unique
         # reads and patches are the generic FHIR ones; search and create keep MPI rules
         self._fhir = ResourceAPI(self._context, Patient)
 
@@ -188,6 +200,26 @@ class Patients:
     @property
     def _memory(self) -> CreateMemory:
         return self._context.creates
+
+    @property
+    def nik_unique(self) -> bool | None:
+        """Whether the server refuses a second Patient for one NIK (None: find out; see
+        the ``nik_unique`` argument). May be set at any time."""
+        return self._nik_unique
+
+    @nik_unique.setter
+    def nik_unique(self, value: bool | None) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError("nik_unique must be True, False or None (find out)")
+        self._nik_unique = value
+
+    async def server_traits(self) -> ServerTraits:
+        """What the server promises about NIK creates: may one be written first?
+
+        Reads the CapabilityStatement the first time a client needs it (see
+        :mod:`satusehat_async.patients.capabilities`); nothing on SATUSEHAT's hosts.
+        """
+        return await server_traits(self._context, self._nik_unique, RequestOptions())
 
     @property
     def url(self) -> str:
@@ -245,20 +277,24 @@ class Patients:
     async def create(self, patient: Patient | Mapping[str, Any]) -> CreateResult[Patient]:
         """Register a Patient, exactly once, and return its id.
 
-        Idempotent: the patient is looked up by its NIK (a newborn: its mother's NIK,
-        name, birth date and birth order) before sending, and again after any ambiguous
-        failure (timeout, dropped connection, 5xx) before re-sending, so retries never
-        leave two records. A newborn, whose mother's NIK the server does not keep unique,
-        is sent again only after its write could no longer appear (:attr:`window`).
-        ``created`` is False where the record existed before this call. Every wait fits
-        in the retry policy's ``max_time``.
+        Idempotent. Where the server refuses a second Patient for a NIK (the MPI; a server
+        declaring conditional create; see :attr:`nik_unique`) a new patient by NIK costs
+        one request: the POST, whose answer — the new record, or the existing one (the
+        MPI's duplicate envelope, a conditional create's match: ``created=False``) — is
+        the whole create. Elsewhere, and for a newborn (its mother's NIK, name, birth
+        date and birth order: twins share the NIK), it is searched for before sending.
+        After any ambiguous failure (timeout, dropped connection, 5xx) it is searched for
+        before re-sending, so retries never leave two records; a found record is then
+        ``created=True``. A newborn is sent again only after its write could no longer
+        appear (:attr:`window`). Every wait fits in the retry policy's ``max_time``.
 
         Raises:
             ValidationError: nothing was sent — a patient without a valid NIK or NIK-ibu,
                 a newborn without a birth date or a birth order (``multipleBirthInteger``
                 0 for a single birth, 1, 2, ... for twins; ``multipleBirthBoolean: false``
                 is sent as 0), a dict with keys that are not Patient elements.
-            AmbiguousMatchError: several existing records match; none is picked.
+            AmbiguousMatchError: several existing records match (or a conditional create
+                answered 412); none is picked.
             CreateOutcomeUnknown: a write failed ambiguously and its record could not be
                 found (the search failed, or a newborn's window outlasted the budget);
                 repeating the create is safe.
@@ -268,6 +304,19 @@ class Patients:
         # The context's clock and sleep, so a test's fake clock covers these waits too;
         # one budget for every wait and request of this create.
         budget = (self._retry or context.retry).start(context.monotonic)
+        write_first = False
+        if plan.identity.unique:  # a NIK; never a newborn (twins share the mother's NIK)
+            options = RequestOptions(retry=request_policy(budget))
+            traits = await server_traits(context, self._nik_unique, options)
+            write_first = traits.write_first
+        async with context.locks.hold(f"Patient {plan.lock_key}"):
+            return await self._create(plan, budget, write_first=write_first)
+
+    async def _create(
+        self, plan: CreatePlan, budget: RetryBudget, *, write_first: bool
+    ) -> CreateResult[Patient]:
+        """Run the planned create through the engine, on this client's requests."""
+        context = self._context
 
         async def post() -> Response:
             # A failure is reported to the circuit breaker only once it is known that the
@@ -286,18 +335,18 @@ class Patients:
         def report(ok: bool) -> None:
             context.record_outcome(self.url, ok=ok)
 
-        async with context.locks.hold(f"Patient {plan.lock_key}"):
-            return await create_idempotently(
-                plan,
-                post=post,
-                search=search,
-                policy=budget.policy,
-                sleep=self._sleep or context.sleep,
-                budget=budget,
-                window=self.window,
-                memory=context.creates,
-                report=report,
-            )
+        return await create_idempotently(
+            plan,
+            post=post,
+            search=search,
+            policy=budget.policy,
+            sleep=self._sleep or context.sleep,
+            budget=budget,
+            window=self.window,
+            memory=context.creates,
+            report=report,
+            write_first=write_first,
+        )
 
     async def patch(
         self,

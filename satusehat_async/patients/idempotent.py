@@ -6,7 +6,12 @@ identity of the write is fixed once, before any attempt — the patient's NIK, o
 newborn its mother's NIK plus name, birth date, birth order and gender — and:
 
 1. **search before create** (the MPI's own guidance): a record already there is returned
-   with ``created=False`` and nothing is sent;
+   with ``created=False`` and nothing is sent — except where the server itself refuses a
+   second record for a NIK (``write_first``: the MPI, or a server declaring conditional
+   create; see :mod:`satusehat_async.patients.capabilities`): the POST then goes first,
+   and its answer — the new record, the MPI's duplicate envelope or a conditional
+   create's match (``created=False``), or 412 for several matches
+   (:class:`AmbiguousMatchError`) — is the whole create, in one request;
 2. the POST goes out with ``idempotent=False`` (the transport never re-sends it blindly)
    and, for a NIK, ``If-None-Exist: identifier=<nik system>|<nik>`` so standard FHIR
    servers dedupe too (never for the mother's NIK, which twins share);
@@ -51,7 +56,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from satusehat_async.context import KeyedLocks
-from satusehat_async.errors import AmbiguousMatchError, CreateOutcomeUnknown, SatuSehatError
+from satusehat_async.errors import (
+    AmbiguousMatchError,
+    APIError,
+    CreateOutcomeUnknown,
+    SatuSehatError,
+)
 from satusehat_async.http.retry import RetryBudget, RetryPolicy
 from satusehat_async.idempotency import (
     Created,
@@ -108,6 +118,7 @@ async def create_idempotently(
     window: ReconcileWindow | None = None,
     memory: CreateMemory | None = None,
     report: Report | None = None,
+    write_first: bool = False,
 ) -> CreateResult[Patient]:
     """Run one Patient create: search first, POST, reconcile after every ambiguous failure.
 
@@ -121,25 +132,50 @@ async def create_idempotently(
     records, :class:`AmbiguousMatchError`. ``memory`` (one per client) keeps the newborns
     created and the outcomes left unknown; ``report(ok)`` hears, for the circuit breaker,
     whether a write that failed was found after all (True) or not (False).
+    ``write_first`` sends a NIK's POST without searching first (the server keeps the NIK
+    unique); a newborn is always searched for first.
     """
-
-    async def write() -> Created[Patient]:
-        response = await post()
-        return decode_create_answer(
-            response.status, response.body, response.headers, conditional=plan.conditional
-        )
+    rules = PatientIdentity(window or ReconcileWindow())
 
     async def look(identity: Identity) -> list[Patient]:
         return await search(identity.system, identity.value)
 
+    async def write() -> Created[Patient]:
+        try:
+            response = await post()
+        except APIError as exc:
+            if exc.status == 412 and plan.conditional:
+                raise await _several_match(plan, rules, look, exc) from exc
+            raise
+        return decode_create_answer(
+            response.status, response.body, response.headers, conditional=plan.conditional
+        )
+
     outcome = await run_create(
         plan,
-        PatientIdentity(window or ReconcileWindow()),
+        rules,
         post=write,
         search=look,
         budget=budget or policy.start(monotonic),
         sleep=sleep,
         memory=memory,
         report=report,
+        write_first=write_first,
     )
     return CreateResult(id=outcome.id, created=outcome.created, resource=outcome.resource)
+
+
+async def _several_match(
+    plan: CreatePlan,
+    rules: PatientIdentity,
+    look: Callable[[Identity], Awaitable[list[Patient]]],
+    refusal: APIError,
+) -> SatuSehatError:
+    """A conditional create's 412 (several records match ``If-None-Exist``): the typed
+    ambiguity error, naming the records a search lists (none is picked)."""
+    try:
+        found = await look(plan.identity)
+    except SatuSehatError:
+        found = []  # the server's 412 says enough; the ids are a courtesy
+    ids = [p.id for p in found if p.id and rules.matches(p, plan.resource, plan.identity)]
+    return rules.ambiguous(list(dict.fromkeys(ids)), plan.identity, None)

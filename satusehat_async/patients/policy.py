@@ -1,8 +1,10 @@
 """The Master Patient Index's identity rules, as the create engine's :class:`PatientIdentity`.
 
 - A patient with its own NIK is known by it. The server keeps a NIK unique, so the write
-  carries ``If-None-Exist`` and one search after a failure is enough; answers to a NIK
-  search are masked, so a record matches unless it shows another readable NIK.
+  carries ``If-None-Exist`` and one search after a failure is enough (and, where the
+  server is known to refuse a second NIK, none before it:
+  :mod:`satusehat_async.patients.capabilities`); answers to a NIK search are masked, so a
+  record matches unless it shows another readable NIK.
 - A newborn is registered by its mother's NIK, which twins share and the server does not
   keep unique: no ``If-None-Exist``, a window of searches after a failure, and a record
   matches only by birth date, name and birth order

@@ -13,6 +13,11 @@ Like SATUSEHAT (which is not documented to honour ``If-None-Exist``), the store 
 conditional creates unless ``conditional_create`` is set: a second create of a NIK gets
 the 200 ``{"success": false, ...}`` duplicate envelope. With it set, it answers like a
 standard FHIR server: ``200`` and the existing resource.
+
+The sandbox's CapabilityStatement (``GET /fhir-r4/v1/metadata``) says both: FHIR's
+``conditionalCreate`` on the Patient entry when ``conditional_create`` is set, and (unless
+``announce_unique_nik`` is turned off) the extension :data:`UNIQUE_IDENTIFIER_EXTENSION`
+with ``valueUri`` the NIK system: "a second Patient with this NIK is refused".
 """
 
 from __future__ import annotations
@@ -47,7 +52,17 @@ from satusehat_async.sandbox.patient_rules import (
 )
 from satusehat_async.sandbox.patient_search import parse_search, search_bundle
 
-__all__ = ["CreateAnswer", "PatientStore", "SearchLag", "check_lag"]  # the last two: from .fhir
+__all__ = [
+    "UNIQUE_IDENTIFIER_EXTENSION",
+    "CreateAnswer",
+    "PatientStore",
+    "SearchLag",
+    "check_lag",  # this and SearchLag: from .fhir
+]
+
+UNIQUE_IDENTIFIER_EXTENSION = "urn:satusehat-async:capability:unique-identifier"
+"""The CapabilityStatement extension (on ``rest[].resource[]``) by which this sandbox says
+it refuses a second record with an identifier of the system in its ``valueUri``."""
 
 CreateAnswer = Literal["resource", "envelope"]
 """How a create that stored a patient answers: the resource, or SATUSEHAT's envelope."""
@@ -101,6 +116,10 @@ class PatientStore:
         self.create_answer = create_answer
         self.conditional_create = conditional_create
         """Honour ``If-None-Exist`` like a standard FHIR server (off: like SATUSEHAT)."""
+        self.announce_unique_nik = True
+        """Declare in the CapabilityStatement that a second Patient with one NIK is refused
+        (:data:`UNIQUE_IDENTIFIER_EXTENSION`), as the MPI does; turn it off to play a server
+        that declares nothing (the NIK stays unique all the same)."""
         self.create_status = create_status
         """The status of the answer to a create that stored a new patient (201; a server
         that answers 200 instead can be played by setting 200)."""
@@ -158,6 +177,18 @@ class PatientStore:
     def settle(self) -> None:
         """End every search lag now: searches find every stored patient."""
         self._visible_at.clear()
+
+    def capability(self) -> dict[str, object]:
+        """The Patient entry of the sandbox's CapabilityStatement (``rest[].resource[]``)."""
+        codes = ("read", "vread", "update", "patch", "create", "search-type")
+        entry: dict[str, object] = {
+            "type": "Patient",
+            "interaction": [{"code": c} for c in codes],
+            "conditionalCreate": self.conditional_create,
+        }
+        if self.announce_unique_nik:
+            entry["extension"] = [{"url": UNIQUE_IDENTIFIER_EXTENSION, "valueUri": NIK}]
+        return entry
 
     # -- helpers ---------------------------------------------------------------------
     def _url(self, patient_id: str) -> str:

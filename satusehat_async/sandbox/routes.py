@@ -235,21 +235,27 @@ class _Resources:
         return self._written(info["type"], answer)
 
     async def metadata(self, request: web.Request) -> web.Response:
-        """A minimal CapabilityStatement (SATUSEHAT answers ``/metadata`` with 200)."""
+        """A minimal CapabilityStatement (SATUSEHAT answers ``/metadata`` with 200).
+
+        It declares ``conditionalCreate`` where the stores honour ``If-None-Exist``, and on
+        the Patient entry the MPI's refusal of a second record for a NIK (the patient
+        store's :meth:`~satusehat_async.sandbox.patients.PatientStore.capability`).
+        """
         interactions = [{"code": c} for c in ("read", "vread", "update", "patch", "create")]
-        types = sorted(RESOURCE_TYPES)
+        conditional = self._sandbox.resources.conditional_create
+        entries: list[dict[str, object]] = [
+            {"type": t, "interaction": interactions, "conditionalCreate": conditional}
+            for t in sorted(RESOURCE_TYPES - {"Patient"})
+        ]
+        entries.append(self._sandbox.patients.capability())
+        entries.sort(key=lambda entry: str(entry["type"]))
         body = {
             "resourceType": "CapabilityStatement",
             "status": "active",
             "kind": "instance",
             "fhirVersion": "4.0.1",
             "format": ["json"],
-            "rest": [
-                {
-                    "mode": "server",
-                    "resource": [{"type": t, "interaction": interactions} for t in types],
-                }
-            ],
+            "rest": [{"mode": "server", "resource": entries}],
         }
         return _fhir(Answer(200, body))
 
