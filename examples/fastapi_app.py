@@ -22,9 +22,10 @@ The pattern:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -41,6 +42,7 @@ from satusehat_async.errors import (
     ValidationError,
 )
 from satusehat_async.msi import FacilityQuery
+from satusehat_async.msi.query import FILTERS
 from satusehat_async.redis_store import RedisTokenStore  # needs redis only when used
 
 __all__ = ["app", "create_app", "get_client"]
@@ -75,6 +77,40 @@ def _token_store() -> RedisTokenStore | None:
     if not url:
         return None
     return RedisTokenStore(url)
+
+
+# -- the MSI filters as query parameters ----------------------------------------------
+
+
+def _facility_query_dependency() -> Callable[..., FacilityQuery]:
+    """A dependency taking every MSI filter as a query parameter, returning the query.
+
+    The parameters come from the library's filter vocabulary (``FILTERS``: name, type,
+    help), so a filter added to the library appears here without an edit. Repeated
+    filters take repeated keys (``?jenis_sarana=103&jenis_sarana=104``).
+    """
+    parameters = []
+    for spec in FILTERS:
+        one: Any = spec.query_type
+        kind: Any = list[one] if spec.repeated else one
+        parameters.append(
+            inspect.Parameter(
+                spec.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[kind | None, Query(description=spec.help)],
+            )
+        )
+
+    def facility_query(**filters: Any) -> FacilityQuery:
+        return FacilityQuery.build(**filters)
+
+    facility_query.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return facility_query
+
+
+facility_query = _facility_query_dependency()
+Filters = Annotated[FacilityQuery, Depends(facility_query)]
 
 
 # -- errors -> HTTP answers ------------------------------------------------------------
@@ -154,39 +190,9 @@ def create_app(**client_options: Any) -> FastAPI:
 
     @app.get("/facilities")
     async def facilities(
-        client: Client,
-        jenis_sarana: Annotated[list[int] | None, Query()] = None,
-        kode_provinsi: str | None = None,
-        kode_kabkota: str | None = None,
-        kode_kecamatan: str | None = None,
-        kode_satusehat: str | None = None,
-        kode_sarana: str | None = None,
-        nama: str | None = None,
-        status_aktif: bool | None = None,
-        status_sarana: str | None = None,
-        sumber_identifier: str | None = None,
-        identifier_kode_sarana: str | None = None,
-        lower_bound_updated_at: str | None = None,
-        upper_bound_updated_at: str | None = None,
-        page: int = 1,
-        page_size: int = 100,
+        client: Client, query: Filters, page: int = 1, page_size: int = 100
     ) -> Response:
         """One page of the facility registry (``?jenis_sarana=103&jenis_sarana=104``)."""
-        query = FacilityQuery.build(
-            jenis_sarana=jenis_sarana,
-            kode_provinsi=kode_provinsi,
-            kode_kabkota=kode_kabkota,
-            kode_kecamatan=kode_kecamatan,
-            kode_satusehat=kode_satusehat,
-            kode_sarana=kode_sarana,
-            nama=nama,
-            status_aktif=status_aktif,
-            status_sarana=status_sarana,
-            sumber_identifier=sumber_identifier,
-            identifier_kode_sarana=identifier_kode_sarana,
-            lower_bound_updated_at=lower_bound_updated_at,
-            upper_bound_updated_at=upper_bound_updated_at,
-        )
         result = await client.msi.page(page, page_size=page_size, query=query)
         return _json(
             {"page": result.page, "total_page": result.total_page, "data": result.facilities}

@@ -9,15 +9,15 @@ production``).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import functools
 import importlib
-import inspect
+import importlib.util
 import logging
 import re
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from satusehat_async import __version__
@@ -25,28 +25,46 @@ from satusehat_async import __version__
 if TYPE_CHECKING:
     from satusehat_async.client import SatuSehatClient
 
-__all__ = ["CliUsageError", "Terminated", "build_parser", "client_from_args", "fail", "main"]
+__all__ = [
+    "COMMANDS",
+    "CliUsageError",
+    "Terminated",
+    "build_parser",
+    "client_from_args",
+    "command_in",
+    "fail",
+    "main",
+    "name_flags",
+]
 
-# Subcommand modules; each exposes register(subparsers). Missing ones are skipped so a
+# The subcommands: name -> (module, one line for --help). Each module exposes
+# register(subparsers). Only the chosen subcommand's module is imported (the others are
+# listed in --help from this table); a module that is not installed is skipped, so a
 # partial install still runs.
-_COMMAND_MODULES = (
-    "token_cmd",
-    "msi_cmd",
-    "patient_cmd",
-    "fhir_cmd",
-    "bundle_cmd",
-    "encounter_cmd",
-    "sandbox_cmd",
-    "demo_cmd",
-    "onboard_cmd",
-    "kfa_cmd",
-)
-
-# Library parameter names that differ from the dest of the flag that feeds them.
-_PARAMETER_FLAGS = {
-    "lower_bound_updated_at": "--updated-from",
-    "upper_bound_updated_at": "--updated-to",
+COMMANDS: dict[str, tuple[str, str]] = {
+    "token": ("token_cmd", "fetch an access token"),
+    "msi": ("msi_cmd", "Master Sarana Index (health facilities)"),
+    "patient": ("patient_cmd", "read, search, register and update patients (MPI)"),
+    "fhir": ("fhir_cmd", "read, search and create any FHIR resource"),
+    "bundle": ("bundle_cmd", "send FHIR Bundle transactions"),
+    "encounter": ("encounter_cmd", "read and search Encounters (visits)"),
+    "sandbox": (
+        "sandbox_cmd",
+        "serve a local sandbox: an embedded fake SATUSEHAT on 127.0.0.1 (not the Kemkes "
+        "staging host; no credentials, no network)",
+    ),
+    "demo": (
+        "demo_cmd",
+        "run the main job on a local sandbox: an embedded fake SATUSEHAT (no "
+        "credentials, no network; not the Kemkes staging host)",
+    ),
+    "onboard": (
+        "onboard_cmd",
+        "create sub-organizations and locations from a CSV file (idempotent)",
+    ),
+    "kfa": ("kfa_cmd", "the KFA catalogue (medicines and medical devices): products, export"),
 }
+
 # The client's own logger (construction-time warnings such as plain HTTP to a remote host).
 _CONFIGURATION_LOGGERS = frozenset({"satusehat_async", "satusehat_async.client"})
 _ENV_HELP = (
@@ -152,21 +170,38 @@ def _flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
         long = [s for s in action.option_strings if s.startswith("--")]
         if long and action.dest not in (argparse.SUPPRESS, "help"):
             flags[action.dest] = max(long, key=len)
-    for name, flag in _PARAMETER_FLAGS.items():
-        if flag in parser._option_string_actions:
-            flags[name] = flag
     return flags
 
 
-def _extend_subcommands(parser: argparse.ArgumentParser) -> None:
+def _switches(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """The parameter names of this (sub)command's on/off flags (``force`` of ``--force``)."""
+    return frozenset(
+        action.dest
+        for action in parser._actions
+        if isinstance(action, argparse._StoreTrueAction) and action.option_strings
+    )
+
+
+def _extend_subcommands(parser: argparse.ArgumentParser, skip: Collection[int] = ()) -> None:
     for sub in _subcommands(parser):
+        if id(sub) in skip:
+            continue
         _add_global_options(sub, repeated=True)
-        sub.set_defaults(_flags=_flag_names(sub))
+        sub.set_defaults(_flags=_flag_names(sub), _switches=_switches(sub))
         _extend_subcommands(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every available subcommand."""
+def _installed(module: str) -> bool:
+    """Is the subcommand module there (found, not imported)?"""
+    return importlib.util.find_spec(f"satusehat_async.cli.{module}") is not None
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser: every available subcommand, or only the ``commands`` named built.
+
+    A subcommand not in ``commands`` is listed in ``--help`` (from :data:`COMMANDS`)
+    without importing its module; None (the default) builds them all.
+    """
     parser = _Parser(
         prog="satusehat",
         description="SATUSEHAT from the command line. Credentials come from "
@@ -178,23 +213,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, repeated=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"satusehat_async.cli.{name}")
-        except ImportError as exc:
-            if exc.name and exc.name.endswith(name):
-                continue
-            raise
-        module.register(subparsers)
-    _extend_subcommands(parser)
+    listed: set[int] = set()
+    for name, (module, summary) in COMMANDS.items():
+        if not _installed(module):
+            continue
+        if commands is None or name in commands:
+            importlib.import_module(f"satusehat_async.cli.{module}").register(subparsers)
+        else:
+            listed.add(id(subparsers.add_parser(name, help=summary, add_help=False)))
+    _extend_subcommands(parser, skip=listed)
     return parser
 
 
-def name_flags(message: str, flags: Mapping[str, str]) -> str:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is no global option or its
+    value), or None."""
+    options = _global_options()
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if not word.startswith("-") or word == "-":
+            return word
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and name not in options:  # argparse's abbreviations
+            matches = [option for option in options if option.startswith(name)]
+            name = matches[0] if len(matches) == 1 else name
+        action = options.get(name)
+        if action is not None and action.nargs != 0 and "=" not in word:
+            next(words, None)  # the option's value
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _global_options() -> dict[str, argparse.Action]:
+    parser = argparse.ArgumentParser(add_help=True)
+    parser.add_argument("--version", action="version", version=__version__)
+    _add_global_options(parser, repeated=False)
+    return dict(parser._option_string_actions)
+
+
+def name_flags(message: str, flags: Mapping[str, str], switches: Collection[str] = ()) -> str:
     """Say ``--nik-ibu`` where a library message names the parameter ``nik_ibu``.
 
     Only identifier-like words are replaced (with an underscore, or written ``name=``),
-    so prose such as "name must not be empty" is left alone.
+    so prose such as "name must not be empty" is left alone. ``name=True`` of an on/off
+    flag (one of ``switches``) is the flag alone: "use force=True" -> "use --force".
     """
 
     def flag(match: re.Match[str]) -> str:
@@ -202,6 +266,8 @@ def name_flags(message: str, flags: Mapping[str, str]) -> str:
         known = flags.get(word)
         if not known or not ("_" in word or equals):
             return match.group(0)
+        if value == "True" and word in switches:
+            return known
         return f"{known}={value}" if value else known  # name=value keeps its value
 
     # not inside a URL's path or query (?a_b=1&c_d=2), nor part of a longer word
@@ -272,13 +338,17 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     func = args.func
     flags: Mapping[str, str] = getattr(args, "_flags", {})
+    switches: Collection[str] = getattr(args, "_switches", ())
+    import asyncio  # here, not at start-up: `satusehat --help` needs no event loop
+    import inspect
+
     from satusehat_async.errors import ConfigurationError, SatuSehatError, ValidationError
 
     try:
         result = asyncio.run(func(args)) if inspect.iscoroutinefunction(func) else func(args)
         return int(result or 0)
     except (CliUsageError, ValidationError) as exc:  # refused before anything was sent
-        print(f"satusehat: error: {name_flags(str(exc), flags)}", file=sys.stderr)
+        print(f"satusehat: error: {name_flags(str(exc), flags, switches)}", file=sys.stderr)
         return 2
     except SatuSehatError as exc:
         if args.verbose:
@@ -299,8 +369,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        command = command_in(words)
+        parser = build_parser([command] if command in COMMANDS else [])
+        args = parser.parse_args(words)
         args.verbose += getattr(args, "verbose_after", 0)
         with _logging(args.verbose):
             return _dispatch(args)
