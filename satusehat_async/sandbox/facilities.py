@@ -43,7 +43,13 @@ from satusehat_async.sandbox.geography import (
     place_name,
 )
 
-__all__ = ["JENIS_SARANA", "STATUS_SARANA", "FacilityGenerator", "Row"]  # the tables' two
+__all__ = [  # the tables' two, too
+    "JENIS_SARANA",
+    "STATUS_SARANA",
+    "FacilityGenerator",
+    "Row",
+    "row_after_change",
+]
 
 
 class Row(NamedTuple):
@@ -59,6 +65,35 @@ class Row(NamedTuple):
     status_aktif: bool
     status_sarana: str
     updated_at: str  # YYYY-MM-DD
+
+
+def _code(record: dict[str, Any], key: str, default: str) -> str:
+    value = record.get(key)
+    code = value.get("kode") if isinstance(value, dict) else None
+    return code if isinstance(code, str) else default
+
+
+def row_after_change(row: Row, record: dict[str, Any], updated_at: str) -> Row:
+    """The filter row of a facility whose record became ``record`` on ``updated_at``.
+
+    The filters follow the record: a new name, status, type or region moves the facility
+    in or out of the queries that ask for them (the kecamatan stays, it is not in the
+    record).
+    """
+    aktif = record.get("status_aktif")
+    status = record.get("status_sarana")
+    kode_sarana = record.get("kode_sarana")
+    nama = record.get("nama")
+    return row._replace(
+        jenis=_code(record, "jenis_sarana", row.jenis),
+        kode_sarana=kode_sarana if isinstance(kode_sarana, str) else row.kode_sarana,
+        nama=nama if isinstance(nama, str) or nama is None else row.nama,
+        provinsi=_code(record, "provinsi", row.provinsi),
+        kabkota=_code(record, "kabkota", row.kabkota),
+        status_aktif=aktif if isinstance(aktif, bool) else row.status_aktif,
+        status_sarana=status if isinstance(status, str) else row.status_sarana,
+        updated_at=updated_at,
+    )
 
 
 _PARENTS_KEPT = 64  # recent facilities a new one may name as its administrator

@@ -8,14 +8,15 @@ shared by every page of a crawl (until the registry changes).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
 import msgspec
 
-from satusehat_async.sandbox.facilities import FacilityGenerator, Row
+from satusehat_async.sandbox.facilities import FacilityGenerator, Row, row_after_change
 from satusehat_async.sandbox.msi import SOURCES, MsiFilter, MsiQuery, source_code
 
 __all__ = ["FacilityMeta", "Registry"]
@@ -52,7 +53,7 @@ class Registry(Sequence[dict[str, Any]]):
     bytes, so changing the dict changes nothing); ``len()`` and iteration work as on a list.
     """
 
-    def __init__(self, count: int, seed: int) -> None:
+    def __init__(self, count: int, seed: int, *, clock: Callable[[], float] = time.time) -> None:
         if count < 0:
             raise ValueError("the facility count cannot be negative")
         self._seed, self._initial = seed, count
@@ -75,7 +76,12 @@ class Registry(Sequence[dict[str, Any]]):
         """Bumped by every change to the registry."""
         self.overreport_total_page = 0
         """Pages added to every answer's ``total_page``: a stale, too-big count (a quirk)."""
+        self.clock = clock
+        """Seconds since the epoch: its UTC date is "today" for :meth:`change` and :meth:`close`."""
         self._removals: list[tuple[int, int]] = []  # (after_page, count), in order
+        self._additions: list[tuple[int, int, str | None]] = []  # (after_page, count, date)
+        self.added_during_crawl: list[str] = []
+        """The codes :meth:`add_during_crawl` has added so far."""
         self.removed_during_crawl: list[str] = []
         """The codes :meth:`remove_during_crawl` has removed so far."""
 
@@ -173,6 +179,64 @@ class Registry(Sequence[dict[str, Any]]):
         self._blobs[index] = blob
         self._changed()
 
+    def today(self) -> str:
+        """The registry's today (``YYYY-MM-DD``, the UTC date of :attr:`clock`)."""
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date().isoformat()
+
+    def change(
+        self, kode_satusehat: str, *, updated_at: str | dt.date | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Change fields of a facility's record, as an update in the registry would.
+
+        ``fields`` replace the record's top-level fields (a nested one whole:
+        ``provinsi={...}``); the filters follow (name, status, type, region). The update
+        date becomes ``updated_at`` (default :meth:`today`), so ``lower_bound_updated_at``
+        finds it. Returns the new record.
+        """
+        if "kode_satusehat" in fields:
+            raise ValueError("kode_satusehat identifies the facility: it cannot change")
+        index = self.index_of(kode_satusehat)
+        record: dict[str, Any] = _decode(self._blobs[index])
+        record.update(fields)
+        day = updated_at.isoformat() if isinstance(updated_at, dt.date) else updated_at
+        self._blobs[index] = msgspec.json.encode(record)
+        self._rows[index] = row_after_change(self._rows[index], record, day or self.today())
+        self._changed()
+        return record
+
+    def close(
+        self, kode_satusehat: str, *, updated_at: str | dt.date | None = None
+    ) -> dict[str, Any]:
+        """Close a facility: ``status_aktif`` false, its update date bumped (see :meth:`change`)."""
+        return self.change(kode_satusehat, updated_at=updated_at, status_aktif=False)
+
+    def add_during_crawl(
+        self, count: int, *, after_page: int, updated_at: str | dt.date | None = None
+    ) -> None:
+        """Insert ``count`` facilities at the front once a page past ``after_page`` is asked for.
+
+        Reproduces rows inserted mid-crawl at positions already read: offset paging misses
+        them (and repeats the rows they push into the next page). Happens once, just
+        before the first request for a page number above ``after_page`` is answered; the
+        new facilities are dated ``updated_at`` (default :meth:`today` at that moment) and
+        their codes land in :attr:`added_during_crawl`.
+        """
+        if count < 0 or after_page < 0:
+            raise ValueError("count and after_page cannot be negative")
+        day = updated_at.isoformat() if isinstance(updated_at, dt.date) else updated_at
+        self._additions.append((after_page, count, day))
+
+    def _apply_mid_crawl(self, page: int) -> None:
+        """Run the removals and additions scheduled for a request of ``page``."""
+        due = [removal for removal in self._removals if page > removal[0]]
+        for removal in due:
+            self._removals.remove(removal)
+            self.removed_during_crawl.extend(self.remove_front(removal[1]))
+        for addition in [a for a in self._additions if page > a[0]]:
+            self._additions.remove(addition)
+            day = addition[2] or self.today()
+            self.added_during_crawl.extend(self.add(addition[1], updated_at=day))
+
     def remove_front(self, count: int) -> list[str]:
         """Drop the first ``count`` facilities (rows after them shift up); returns their codes."""
         if count < 0:
@@ -223,10 +287,7 @@ class Registry(Sequence[dict[str, Any]]):
         ``total_page`` is ``ceil(matches / limit)`` (0 when nothing matches) plus
         :attr:`overreport_total_page`; a page past the end answers an empty ``data``.
         """
-        due = [removal for removal in self._removals if query.page > removal[0]]
-        for removal in due:
-            self._removals.remove(removal)
-            self.removed_during_crawl.extend(self.remove_front(removal[1]))
+        self._apply_mid_crawl(query.page)
         found = self.select(query.filter)
         total_page = -(-len(found) // query.limit) + self.overreport_total_page
         start = (query.page - 1) * query.limit

@@ -188,7 +188,7 @@ class LocalSandbox:
     def registry(self) -> Registry:
         """The facilities (generated on first use): indexable, iterable, ``len()``."""
         if self._registry is None:
-            self._registry = Registry(self.facilities, self.seed)
+            self._registry = Registry(self.facilities, self.seed, clock=self.clock)
         return self._registry
 
     @property
@@ -203,7 +203,9 @@ class LocalSandbox:
         if self._runner is not None:
             return
         if self._registry is None:  # in a thread: a big draw takes seconds
-            self._registry = await asyncio.to_thread(Registry, self.facilities, self.seed)
+            self._registry = await asyncio.to_thread(
+                Registry, self.facilities, self.seed, clock=self.clock
+            )
         runner = web.AppRunner(
             build_app(self, self._gateway),
             handle_signals=False,
