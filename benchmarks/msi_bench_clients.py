@@ -2,9 +2,12 @@
 
     python benchmarks/msi_bench_clients.py VARIANT BASE_URL [--concurrency N] [--max-facilities N]
 
-Variants: ``ours`` (``client.msi.facilities``), ``aiohttp`` (a hand-written aiohttp +
-msgspec loop with a semaphore, every field decoded into tuned Structs), ``aiohttp-min``
-(the same loop decoding only the one field the work needs: the absolute floor) and
+Variants: ``ours`` (``client.msi.facilities``, one facility at a time), ``ours-batches``
+(the same crawl, ``.batches()``: a page's list at a time), ``ours-slim`` (batches of a
+two-field projection, ``model=``), ``aiohttp`` (a hand-written aiohttp + msgspec loop
+with a semaphore, every field decoded into tuned Structs, the same per-crawl dedupe with
+int keys in a set), ``aiohttp-min`` (the same loop decoding only the fields the work
+needs: the absolute floor) and
 ``requests`` (a sequential ``requests`` + ``json`` loop, what integrators write today).
 Every variant does the same per-record work (count facilities per province) and prints
 one JSON line: elapsed seconds (after the token is obtained), pages, facilities, a digest
@@ -39,24 +42,57 @@ def _params(page: int) -> list[tuple[str, str]]:
 # -- ours --------------------------------------------------------------------------------
 
 
-async def ours(base: str, concurrency: int, limit: int | None) -> dict[str, Any]:
+class SlimRegion(msgspec.Struct, kw_only=True, gc=False):
+    kode: str | None = None
+
+
+class SlimFacility(msgspec.Struct, kw_only=True, gc=False):
+    """The two fields the work reads: a projection (``model=``)."""
+
+    kode_satusehat: str | None = None
+    provinsi: SlimRegion | None = None
+
+
+async def ours(base: str, concurrency: int, limit: int | None, form: str) -> dict[str, Any]:
+    """``form``: ``rows`` (one facility at a time), ``batches`` (a page's list at a time)
+    or ``slim`` (batches of the two-field projection)."""
     from satusehat_async import SatuSehatClient
-    from satusehat_async.msi import MSI  # imported up front, like the others' libraries
+    from satusehat_async.msi import MSI, FacilityPages, FacilityQuery, FacilityStream
 
     async with SatuSehatClient("sandbox", "sandbox", base_url=base) as client:
         assert isinstance(client.msi, MSI)
         await client.get_token()
         started, cpu = time.perf_counter(), time.process_time()
         counts: Counter[str | None] = Counter()
-        crawl = client.msi.facilities(jenis_sarana=JENIS, concurrency=concurrency)
+        model = SlimFacility if form == "slim" else None
+        crawl: Any = FacilityStream(
+            FacilityPages(
+                client.context,
+                client.msi.url,
+                FacilityQuery.build(jenis_sarana=JENIS),
+                page_size=PAGE_SIZE,
+                concurrency=concurrency,
+                start_page=1,
+                model=model,
+            )
+        )
         seen = 0
         async with crawl:
-            async for facility in crawl:
-                provinsi = facility.provinsi
-                counts[provinsi.kode if provinsi is not None else None] += 1
-                seen += 1
-                if seen == limit:
-                    break
+            if form == "rows":
+                async for facility in crawl:
+                    provinsi = facility.provinsi
+                    counts[provinsi.kode if provinsi is not None else None] += 1
+                    seen += 1
+                    if seen == limit:
+                        break
+            else:
+                async for batch in crawl.batches():
+                    for facility in batch:
+                        provinsi = facility.provinsi
+                        counts[provinsi.kode if provinsi is not None else None] += 1
+                    seen += len(batch)
+                    if limit is not None and seen >= limit:
+                        break
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         return _result(elapsed, cpu, crawl.stats.pages, counts)
 
@@ -123,6 +159,7 @@ class MinRegion(msgspec.Struct, gc=False):
 
 
 class MinFacility(msgspec.Struct, gc=False):
+    kode_satusehat: str | None = None
     provinsi: MinRegion | None = None
 
 
@@ -154,8 +191,14 @@ async def handwritten(base: str, concurrency: int, minimal: bool) -> dict[str, A
             return decoder.decode(body)
 
         counts: Counter[str | None] = Counter()
+        seen: set[int] = set()
 
         def work(page: Any) -> None:
+            # The same per-crawl dedupe as ours, with int keys (all codes are 10 digits).
+            keys = list(map(int, [f.kode_satusehat for f in page.data]))
+            if not seen.isdisjoint(keys):
+                raise RuntimeError("a repeated facility: not expected here")
+            seen.update(keys)
             for facility in page.data:
                 provinsi = facility.provinsi
                 counts[provinsi.kode if provinsi is not None else None] += 1
@@ -213,13 +256,17 @@ def _result(elapsed: float, cpu: float, pages: int, counts: Counter[str | None])
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("variant", choices=["ours", "aiohttp", "aiohttp-min", "requests"])
+    parser.add_argument(
+        "variant",
+        choices=["ours", "ours-batches", "ours-slim", "aiohttp", "aiohttp-min", "requests"],
+    )
     parser.add_argument("base_url")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-facilities", type=int)
     args = parser.parse_args()
-    if args.variant == "ours":
-        result = asyncio.run(ours(args.base_url, args.concurrency, args.max_facilities))
+    if args.variant.startswith("ours"):
+        form = {"ours": "rows", "ours-batches": "batches", "ours-slim": "slim"}[args.variant]
+        result = asyncio.run(ours(args.base_url, args.concurrency, args.max_facilities, form))
     elif args.variant.startswith("aiohttp"):
         minimal = args.variant == "aiohttp-min"
         result = asyncio.run(handwritten(args.base_url, args.concurrency, minimal))

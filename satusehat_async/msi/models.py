@@ -24,13 +24,15 @@ wire format is objects, so ``array_like`` is not an option.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic
 
 import msgspec
 
 __all__ = [
     "Facility",
     "FacilityPage",
+    "FacilityT",
     "JenisSarana",
     "KelasSarana",
     "SaranaAdministrasi",
@@ -184,11 +186,12 @@ def _fix_coordinates(facility: Facility) -> None:
     facility.latitude, facility.longitude = latitude, longitude
 
 
-def normalise_coordinates(facilities: list[Facility]) -> None:
+def normalise_coordinates(facilities: Sequence[Any]) -> None:
     """Put swapped pairs back and drop out-of-range or non-finite coordinates (in place).
 
     One cheap pass that only reads in the common case (floats in range, or nulls); NaN
-    fails the range test, so it is caught too.
+    fails the range test, so it is caught too. Works on any record with float
+    ``latitude`` and ``longitude`` attributes (a projection of :class:`Facility` too).
     """
     for facility in facilities:
         latitude = facility.latitude
@@ -200,20 +203,36 @@ def normalise_coordinates(facilities: list[Facility]) -> None:
         _fix_coordinates(facility)
 
 
-class FacilityPage(_Record):
+# The row type of a page: Facility, or a caller's projection (a msgspec Struct holding only
+# the fields it needs, ``kode_satusehat`` among them). Type checkers see a default
+# (a bare ``FacilityPage`` is a page of Facility); at run time msgspec reads the bound
+# when the class is used unparameterised, so ``FacilityPage`` decodes Facility rows.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    FacilityT = TypeVar("FacilityT", bound=msgspec.Struct, default=Facility)
+else:
+    from typing import TypeVar
+
+    FacilityT = TypeVar("FacilityT", bound=Facility)
+
+
+class FacilityPage(_Record, Generic[FacilityT]):
     """One answer of the MSI endpoint: the envelope and its facilities.
 
     ``page`` is the page number that was requested; ``total_page`` the number of pages the
-    server reported for the query at the time (there is no record count).
+    server reported for the query at the time (there is no record count). Generic in the
+    row type: ``FacilityPage`` (= ``FacilityPage[Facility]``) holds :class:`Facility`
+    rows, ``FacilityPage[MyFacility]`` a projection's (``client.msi.pages(model=...)``).
     """
 
     status_code: int | None = None
     message: str | None = None
     page: int | None = None
     total_page: int | None = None
-    data: list[Facility] | None = None
+    data: list[FacilityT] | None = None
 
     @property
-    def facilities(self) -> list[Facility]:
+    def facilities(self) -> list[FacilityT]:
         """The facilities of this page (``data``, or an empty list when it was null)."""
         return self.data if self.data is not None else []

@@ -1,18 +1,20 @@
 """The MSI as a :class:`~satusehat_async.paging.PageSource`: the paging engine's policy.
 
 How to ask for page ``n`` of a :class:`FacilityQuery`, decode the answer (one cached
-msgspec decoder, record repair on the slow path), read ``total_page`` and the rows, and
-key each facility by its ``kode_satusehat`` for the per-crawl deduplication.
+msgspec decoder per row model, record repair on the slow path), read ``total_page`` and
+the rows, and key each facility by its ``kode_satusehat`` for the per-crawl
+deduplication. The rows are :class:`~satusehat_async.msi.Facility` or a caller's
+projection of it (``model=``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Generic, cast
 
-from satusehat_async.msi.decode import decode_page
-from satusehat_async.msi.models import Facility, FacilityPage
+from satusehat_async.msi.decode import PageDecoder, page_decoder
+from satusehat_async.msi.models import FacilityPage, FacilityT
 from satusehat_async.msi.query import FacilityQuery
 from satusehat_async.paging.source import PageRequest
 
@@ -72,42 +74,55 @@ def _keys_one_by_one(codes: list[str | None]) -> list[int | str | None]:
     ]
 
 
-class FacilityPageSource:
-    """The pages of one MSI query at ``url``, ``page_size`` facilities each."""
+class FacilityPageSource(Generic[FacilityT]):
+    """The pages of one MSI query at ``url``, ``page_size`` facilities each, as ``model``
+    rows (default :class:`Facility`; a projection is checked here, before any request)."""
 
-    __slots__ = ("page_size", "query", "url")
+    __slots__ = ("_decoder", "page_size", "query", "url")
 
     label = "MSI"
     rows_name = "facilities"
     logger = logger
 
-    def __init__(self, url: str, query: FacilityQuery, page_size: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        query: FacilityQuery,
+        page_size: int,
+        model: type[FacilityT] | None = None,
+    ) -> None:
         self.url = url
         self.query = query
         self.page_size = page_size
+        self._decoder: PageDecoder[FacilityT] = page_decoder(model)
+
+    @property
+    def model(self) -> type[FacilityT]:
+        """The row Struct pages decode into."""
+        return self._decoder.model
 
     def request(self, number: int) -> PageRequest:
         """``GET url?limit=...&page=number&jenis_sarana=...`` with the query's filters."""
         return PageRequest(self.url, self.query.params(page=number, page_size=self.page_size))
 
-    def decode(self, response: Response, number: int) -> tuple[FacilityPage, int]:
+    def decode(self, response: Response, number: int) -> tuple[FacilityPage[FacilityT], int]:
         """The page (numbered ``number``) and the count of repaired records."""
-        page, repaired = decode_page(response.body, headers=response.headers, url=self.url)
+        page, repaired = self._decoder.decode(response.body, headers=response.headers, url=self.url)
         page.page = number
         return page, repaired
 
-    def total_pages(self, page: FacilityPage) -> int | None:
+    def total_pages(self, page: FacilityPage[FacilityT]) -> int | None:
         """The page's ``total_page``."""
         return page.total_page
 
-    def rows(self, page: FacilityPage) -> list[Facility]:
+    def rows(self, page: FacilityPage[FacilityT]) -> list[FacilityT]:
         """The page's facilities."""
         return page.data or []
 
-    def keep_rows(self, page: FacilityPage, rows: list[Facility]) -> None:
+    def keep_rows(self, page: FacilityPage[FacilityT], rows: list[FacilityT]) -> None:
         """Keep only ``rows`` (the new facilities) in the page."""
         page.data = rows
 
-    def keys(self, rows: list[Facility]) -> list[Hashable | None]:
+    def keys(self, rows: list[FacilityT]) -> list[Hashable | None]:
         """Each facility's ``kode_satusehat`` as a dedupe key (see :func:`facility_keys`)."""
-        return cast("list[Hashable | None]", facility_keys([f.kode_satusehat for f in rows]))
+        return cast("list[Hashable | None]", facility_keys(self._decoder.keys(rows)))

@@ -17,7 +17,7 @@ from satusehat_async.paging.ends import EndTracker
 from satusehat_async.paging.pager import OrderedPager
 from satusehat_async.paging.source import PageRequest, PageSource
 from satusehat_async.paging.stats import PageStats, TotalPageChange
-from satusehat_async.paging.stream import RowStream
+from satusehat_async.paging.stream import RowBatches, RowStream
 
 __all__ = [
     "Dedupe",
@@ -26,6 +26,7 @@ __all__ = [
     "PageRequest",
     "PageSource",
     "PageStats",
+    "RowBatches",
     "RowStream",
     "TotalPageChange",
 ]

@@ -6,7 +6,8 @@ each task holds the crawl's semaphore only while its request is in flight. A pag
 decoded (by the :class:`~satusehat_async.paging.PageSource`, outside the semaphore) when
 the consumer asks for it, so the window holds compact bodies and the decoded objects are
 cache-hot when read. Pages are yielded strictly in page order, so memory is bounded by
-the window whatever the size of the dataset (plus the set of identities seen).
+the window whatever the size of the dataset, plus the identities seen: a plain set for
+the first 131,072, then ~16 bytes each (:mod:`satusehat_async.paging.dedupe`).
 
 The tasks never reference the iterator object, so dropping it (a plain ``break``)
 runs ``__del__`` at once, which cancels them; ``aclose()`` (or ``contextlib.aclosing``,
@@ -177,6 +178,12 @@ class OrderedPager(Generic[PageT, RowT, StatsT]):
         stats.retries += attempts - 1
         stats.repaired_records += repaired
         rows = source.rows(page)
+        if stats.pages == 1:
+            # The crawl's size, told by its first page: the identities' table is then
+            # allocated once, at its final size (see paging/dedupe.py for the cost).
+            total = source.total_pages(page)
+            if total is not None:
+                self._dedupe.reserve(total * source.page_size)
         kept = self._dedupe.new_rows(rows, source.keys(rows))
         source.keep_rows(page, kept)
         stats.items += len(kept)
