@@ -4,12 +4,14 @@
 :meth:`KFA.products` / :meth:`KFA.pages` (the whole catalogue, concurrently, in order,
 each product once) and :meth:`KFA.prices` (the JKN prices). A product's identity is
 :func:`product_key` (some devices carry ``kfa_code: "/"``); :func:`product_row` flattens
-a product into the flat columns of a CSV export (:data:`CSV_COLUMNS`).
+a product into the flat columns of a CSV export (:data:`CSV_COLUMNS`);
+:meth:`KFA.export` writes the catalogue to NDJSON or CSV, resumably.
 """
 
 from __future__ import annotations
 
 from satusehat_async.kfa.api import KFA, PRICE_PATH, PRODUCT_PATH, PRODUCTS_PATH
+from satusehat_async.kfa.export import ProductExportSource, ProductRow
 from satusehat_async.kfa.flatten import CSV_COLUMNS, product_row
 from satusehat_async.kfa.models import (
     ActiveIngredient,
@@ -64,10 +66,12 @@ __all__ = [
     "PriceProvince",
     "Product",
     "ProductDetail",
+    "ProductExportSource",
     "ProductPage",
     "ProductPageSource",
     "ProductPages",
     "ProductQuery",
+    "ProductRow",
     "ProductStream",
     "ProductTemplate",
     "Replacement",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from satusehat_async.context import context_of
 from satusehat_async.errors import NotFoundError, ValidationError
+from satusehat_async.export.job import Export, ExportResult
 from satusehat_async.kfa.decode import decode_detail, decode_price_page
-from satusehat_async.kfa.models import JknPrice, Product
+from satusehat_async.kfa.export import ProductExportSource, export_fingerprint
+from satusehat_async.kfa.models import JknPrice, Product, ProductPage
 from satusehat_async.kfa.pager import ProductPages, ProductStream
 from satusehat_async.kfa.query import (
     PRODUCT_TYPES,
@@ -33,6 +37,10 @@ __all__ = ["KFA", "PRICE_PATH", "PRODUCTS_PATH", "PRODUCT_PATH"]
 PRODUCT_PATH = "/kfa-v2/products"
 PRODUCTS_PATH = "/kfa-v2/products/all"
 PRICE_PATH = "/kfa/farmalkes-price-jkn"
+_FILTERS = frozenset(
+    {"product_type", "farmalkes_type", "keyword", "template_code", "packaging_code"}
+    | {"from_date", "to_date"}
+)
 _MAX_PRICE_PAGES = 1000  # a guard against a server that never says the list ended
 
 
@@ -217,6 +225,63 @@ class KFA:
         arguments: dict[str, Any] = dict(locals())
         del arguments["self"]
         return ProductStream(self.pages(**arguments))
+
+    def export(
+        self,
+        output: str | os.PathLike[str] | BinaryIO,
+        *,
+        format: str = "ndjson",
+        resume: bool = False,
+        force: bool = False,
+        product_type: ProductType | None = None,
+        farmalkes_type: str | None = None,
+        keyword: str | None = None,
+        template_code: str | None = None,
+        packaging_code: str | None = None,
+        from_date: DateArg | None = None,
+        to_date: DateArg | None = None,
+        page_size: int = 100,
+        concurrency: int = 4,
+        on_page: Callable[[ExportResult], object] | None = None,
+    ) -> Export[ProductPage]:
+        """Export the catalogue (every product type unless filtered) to a file or a stream.
+
+        ``await client.kfa.export("kfa.csv", format="csv")`` crawls as :meth:`pages`
+        (farmasi, then alkes; each product once, in order) and writes each page as it
+        comes: NDJSON (one product per line, as the server sent it) or CSV (the flat
+        :data:`~satusehat_async.kfa.CSV_COLUMNS`). A file gets a checkpoint beside it
+        (``FILE.checkpoint.json``: the type and page to continue from) after every page:
+        ``resume=True`` (same filters, format, page size) continues an interrupted
+        export, skipping the products written (:func:`~satusehat_async.kfa.product_key`).
+        An existing file is overwritten only with ``force=True``, once the first page
+        came. Awaiting the returned :class:`~satusehat_async.export.Export` gives an
+        :class:`~satusehat_async.export.ExportResult` (``stats``: a
+        :class:`~satusehat_async.kfa.KfaCrawlStats`); ``on_page`` gets it live.
+
+        Raises:
+            ValidationError: bad filters or arguments, when called (nothing sent).
+            ResumeRefused: when awaited: the file exists and neither ``resume`` nor
+                ``force`` allows touching it, or its checkpoint is another export's
+                (:class:`~satusehat_async.errors.CheckpointError`: one not matching it).
+        """
+        query = ProductQuery.build(**{k: v for k, v in locals().items() if k in _FILTERS})
+        self._crawl(query, page_size, concurrency, 1, None, None)  # checks them, sends nothing
+
+        def crawl(start_type: str | None, start_page: int, seen: list[str]) -> ProductPages:
+            return self._crawl(query, page_size, concurrency, start_page, start_type, seen)
+
+        source = ProductExportSource(crawl, format)
+        target = Path(os.fspath(output)) if isinstance(output, (str, os.PathLike)) else output
+        return Export(
+            target,
+            source,
+            fingerprint=export_fingerprint(query, source.format),
+            format=source.format,
+            page_size=validate_page_size(page_size),
+            resume=resume,
+            force=force,
+            on_page=on_page,
+        )
 
     async def prices(
         self, kfa_code: str, region_code: str | None = None, *, page_size: int = 100
