@@ -59,14 +59,15 @@ def _canon(key: Hashable) -> Hashable:
     return (type(key).__name__, key)
 
 
-@pytest.mark.parametrize("limit", [0, 3, 1 << 17])
+@pytest.mark.parametrize(("limit", "small"), [(0, 0), (3, 0), (3, 100), (1 << 17, 1 << 18)])
 @settings(max_examples=150, deadline=None)
 @given(pages=_pages, seen=st.lists(_keys, max_size=10), reserve=st.integers(0, 300))
 def test_dedupe_matches_a_set_for_any_key_stream(
-    limit: int, pages: list[list[Hashable]], seen: list[Hashable], reserve: int
+    limit: int, small: int, pages: list[list[Hashable]], seen: list[Hashable], reserve: int
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dedupe_module, "SET_LIMIT", limit)
+        patch.setattr(dedupe_module, "SMALL_CRAWL", small)
         stats = PageStats()
         dedupe = Dedupe(stats, seen)
         dedupe.reserve(reserve)
@@ -85,6 +86,7 @@ def test_the_set_moves_to_the_compact_table_past_its_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(dedupe_module, "SET_LIMIT", 4000)
+    monkeypatch.setattr(dedupe_module, "SMALL_CRAWL", 0)  # any announced size is big
     stats = PageStats()
     dedupe = Dedupe(stats, seen=[str(1_000_000_000 + 5)])  # a resumed crawl's code
     dedupe.reserve(10_000)
@@ -119,6 +121,7 @@ def test_wide_table_keeps_distinct_encodings_apart() -> None:
 
 def test_memory_per_identity_is_a_few_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dedupe_module, "SET_LIMIT", 0)
+    monkeypatch.setattr(dedupe_module, "SMALL_CRAWL", 0)
     dedupe = Dedupe(PageStats())
     dedupe.reserve(100_000)
     keys: list[Hashable | None] = list(range(10**9, 10**9 + 100_000))
@@ -126,3 +129,28 @@ def test_memory_per_identity_is_a_few_bytes(monkeypatch: pytest.MonkeyPatch) -> 
     table = dedupe._ints
     assert table is not None and table.count == 100_000
     assert table.slots * 8 / 100_000 <= 30  # bytes per identity (a set: ~66)
+
+
+def test_a_small_crawl_keeps_the_set_and_a_big_one_goes_compact_at_its_first_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dedupe_module, "SET_LIMIT", 1000)
+    monkeypatch.setattr(dedupe_module, "SMALL_CRAWL", 5000)
+    base = 1_000_000_000
+    small = Dedupe(PageStats())
+    small.reserve(4000)  # announced small: the set holds up to a quarter more (5,000)
+    for page in range(2):
+        keys: list[Hashable | None] = list(range(base + page * 2000, base + page * 2000 + 2000))
+        small.new_rows(list(keys), keys)
+    assert not small.compact and len(small) == 4000  # past SET_LIMIT, still the set
+    more: list[Hashable | None] = list(range(base + 4000, base + 6000))  # grew past it
+    small.new_rows(list(more), more)
+    assert small.compact and len(small) == 6000
+    assert small.new_rows([1, 2], [base, base + 5999]) == []  # exact after the move
+
+    big = Dedupe(PageStats())
+    first: list[Hashable | None] = list(range(base, base + 100))
+    big.new_rows(list(first), first)
+    big.reserve(10_000)  # the first page announces a big crawl: compact at once
+    assert big.compact and len(big) == 100
+    assert big.new_rows([0], [base + 50]) == []
