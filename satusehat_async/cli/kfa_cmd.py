@@ -13,11 +13,8 @@ or an output that may not be touched (one line, nothing sent); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -223,25 +220,6 @@ def _progress(mode: str) -> Iterator[Show | None]:
         yield _RichProgress(bar)
 
 
-@contextlib.contextmanager
-def _ctrl_c_cancels_this_task() -> Iterator[None]:
-    """Make Ctrl-C cancel the export (as ``asyncio.run`` does itself from Python 3.11)."""
-    task = asyncio.current_task()
-    if sys.version_info >= (3, 11) or task is None:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-
-
 def _summary(result: ExportResult, target: str) -> str:
     stats: KfaCrawlStats = result.stats  # type: ignore[assignment]
     types = ", ".join(f"{kind} {part.items:,}" for kind, part in stats.by_type.items())
@@ -261,6 +239,7 @@ def _summary(result: ExportResult, target: str) -> str:
 
 async def export_command(args: argparse.Namespace) -> int:
     """Run ``satusehat kfa export``; returns the exit code."""
+    from satusehat_async.cli.export_run import await_export
     from satusehat_async.cli.main import client_from_args
 
     filters = _filters(args)
@@ -283,25 +262,12 @@ async def export_command(args: argparse.Namespace) -> int:
                 on_page=on_page,
                 **filters,
             )
-            try:
-                with _ctrl_c_cancels_this_task():
-                    result = await export
-            except asyncio.CancelledError:
-                # Ctrl-C: the checkpoint already covers every page written; say so in one line.
-                done = export.result
-                hint = "; run again with --resume to continue" if args.output is not None else ""
-                print(
-                    f"satusehat: interrupted after {done.stats.pages} pages"
-                    f" ({done.rows_total:,} products in {target}){hint}",
-                    file=sys.stderr,
-                )
-                return 130
-            except BrokenPipeError:
-                # The reader went away (`| head`): stop quietly, like other command-line tools.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
-                os.close(devnull)
-                return 0
+            outcome = await await_export(
+                export, target=target, rows_name="products", to_file=args.output is not None
+            )
+    if isinstance(outcome, int):
+        return outcome
+    result = outcome
     if result.already_complete:
         print(f"kfa export: {args.output} is already complete", file=sys.stderr)
         return 0

@@ -11,15 +11,11 @@ flags instead (``use --force``).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import importlib
 import importlib.util
-import os
 import re
-import signal
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -163,29 +159,6 @@ def _summary(stats: PageStats, total: int, target: str) -> str:
     )
 
 
-@contextlib.contextmanager
-def _ctrl_c_cancels_this_task() -> Iterator[None]:
-    """Make Ctrl-C cancel the crawl (as ``asyncio.run`` does itself from Python 3.11).
-
-    On 3.10 a KeyboardInterrupt would surface anywhere in the loop, and the one-line
-    message with the resume hint would be followed by the main entry point's own.
-    """
-    task = asyncio.current_task()
-    if sys.version_info >= (3, 11) or task is None:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-
-
 class _Progress:
     """Feeds the export's live result to the progress display, page by page."""
 
@@ -202,6 +175,7 @@ class _Progress:
 
 async def crawl_command(args: argparse.Namespace) -> int:
     """Run ``satusehat msi crawl``; returns the exit code."""
+    from satusehat_async.cli.export_run import await_export
     from satusehat_async.cli.main import client_from_args
 
     query = query_from_args(args)
@@ -219,25 +193,12 @@ async def crawl_command(args: argparse.Namespace) -> int:
                 on_page=_Progress(display),
                 query=query,
             )
-            try:
-                with _ctrl_c_cancels_this_task():
-                    result = await export
-            except asyncio.CancelledError:
-                # Ctrl-C: the checkpoint already covers every page written; say so in one line.
-                done = export.result
-                hint = "; run again with --resume to continue" if args.output is not None else ""
-                print(
-                    f"satusehat: interrupted after {done.stats.pages} pages"
-                    f" ({done.rows_total:,} facilities in {target}){hint}",
-                    file=sys.stderr,
-                )
-                return 130
-            except BrokenPipeError:
-                # The reader went away (`| head`): stop quietly, like other command-line tools.
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
-                os.close(devnull)
-                return 0
+            outcome = await await_export(
+                export, target=target, rows_name="facilities", to_file=args.output is not None
+            )
+    if isinstance(outcome, int):
+        return outcome
+    result = outcome
     if result.already_complete:
         print(f"msi crawl: {args.output} is already complete", file=sys.stderr)
         return 0
