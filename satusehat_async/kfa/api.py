@@ -16,8 +16,8 @@ from satusehat_async.kfa.models import JknPrice, Product, ProductPage
 from satusehat_async.kfa.pager import ProductPages, ProductStream
 from satusehat_async.kfa.query import (
     PRODUCT_TYPES,
-    DateArg,
     Identifier,
+    ProductFilters,
     ProductQuery,
     ProductType,
     validate_code,
@@ -28,6 +28,8 @@ from satusehat_async.kfa.query import (
 from satusehat_async.kfa.source import compact_keys
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from satusehat_async.client import SatuSehatClient
     from satusehat_async.context import ResourceContext
 
@@ -37,10 +39,6 @@ __all__ = ["KFA", "PRICE_PATH", "PRODUCTS_PATH", "PRODUCT_PATH"]
 PRODUCT_PATH = "/kfa-v2/products"
 PRODUCTS_PATH = "/kfa-v2/products/all"
 PRICE_PATH = "/kfa/farmalkes-price-jkn"
-_FILTERS = frozenset(
-    {"product_type", "farmalkes_type", "keyword", "template_code", "packaging_code"}
-    | {"from_date", "to_date"}
-)
 _MAX_PRICE_PAGES = 1000  # a guard against a server that never says the list ended
 
 
@@ -120,18 +118,12 @@ class KFA:
     def pages(
         self,
         *,
-        product_type: ProductType | None = None,
-        farmalkes_type: str | None = None,
-        keyword: str | None = None,
-        template_code: str | None = None,
-        packaging_code: str | None = None,
-        from_date: DateArg | None = None,
-        to_date: DateArg | None = None,
         page_size: int = 100,
         concurrency: int = 4,
         start_page: int = 1,
         start_type: ProductType | None = None,
         seen: Iterable[str] | None = None,
+        **filters: Unpack[ProductFilters],
     ) -> ProductPages:
         """Crawl the catalogue page by page: an async iterator of :class:`ProductPage`.
 
@@ -159,18 +151,13 @@ class KFA:
                 every-type crawl in ``alkes``: ``start_type="alkes"``).
             seen: product keys already delivered: skipped and counted as duplicates.
 
+        ``product_type`` to ``to_date`` are the filters
+        (:class:`~satusehat_async.kfa.query.ProductFilters`), taken as ``**filters``.
+
         Raises:
             ValidationError: an argument of the wrong type or value (nothing is sent).
         """
-        query = ProductQuery.build(
-            product_type=product_type,
-            farmalkes_type=farmalkes_type,
-            keyword=keyword,
-            template_code=template_code,
-            packaging_code=packaging_code,
-            from_date=from_date,
-            to_date=to_date,
-        )
+        query = ProductQuery.build(**filters)
         return self._crawl(query, page_size, concurrency, start_page, start_type, seen)
 
     def _crawl(
@@ -204,27 +191,22 @@ class KFA:
     def products(
         self,
         *,
-        product_type: ProductType | None = None,
-        farmalkes_type: str | None = None,
-        keyword: str | None = None,
-        template_code: str | None = None,
-        packaging_code: str | None = None,
-        from_date: DateArg | None = None,
-        to_date: DateArg | None = None,
         page_size: int = 100,
         concurrency: int = 4,
         start_page: int = 1,
         start_type: ProductType | None = None,
         seen: Iterable[str] | None = None,
+        **filters: Unpack[ProductFilters],
     ) -> ProductStream:
         """Crawl the catalogue product by product: an async iterator of :class:`Product`.
 
         Same arguments and behaviour as :meth:`pages`; ``.stats``, ``.aclose()`` and
         ``async with`` too.
         """
-        arguments: dict[str, Any] = dict(locals())
-        del arguments["self"]
-        return ProductStream(self.pages(**arguments))
+        query = ProductQuery.build(**filters)
+        return ProductStream(
+            self._crawl(query, page_size, concurrency, start_page, start_type, seen)
+        )
 
     def export(
         self,
@@ -233,16 +215,10 @@ class KFA:
         format: str = "ndjson",
         resume: bool = False,
         force: bool = False,
-        product_type: ProductType | None = None,
-        farmalkes_type: str | None = None,
-        keyword: str | None = None,
-        template_code: str | None = None,
-        packaging_code: str | None = None,
-        from_date: DateArg | None = None,
-        to_date: DateArg | None = None,
         page_size: int = 100,
         concurrency: int = 4,
         on_page: Callable[[ExportResult], object] | None = None,
+        **filters: Unpack[ProductFilters],
     ) -> Export[ProductPage]:
         """Export the catalogue (every product type unless filtered) to a file or a stream.
 
@@ -264,7 +240,7 @@ class KFA:
                 ``force`` allows touching it, or its checkpoint is another export's
                 (:class:`~satusehat_async.errors.CheckpointError`: one not matching it).
         """
-        query = ProductQuery.build(**{k: v for k, v in locals().items() if k in _FILTERS})
+        query = ProductQuery.build(**filters)
         self._crawl(query, page_size, concurrency, 1, None, None)  # checks them, sends nothing
 
         def crawl(start_type: str | None, start_page: int, seen: list[str]) -> ProductPages:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypedDict
 
 from satusehat_async.errors import ValidationError
 
@@ -22,6 +22,7 @@ __all__ = [
     "REGION_CODES",
     "DateArg",
     "Identifier",
+    "ProductFilters",
     "ProductQuery",
     "ProductType",
     "validate_code",
@@ -34,6 +35,22 @@ DateArg = str | dt.date
 Identifier = Literal["kfa", "nie", "lkpp"]
 ProductType = Literal["farmasi", "alkes"]
 IDENTIFIERS: tuple[str, ...] = ("kfa", "nie", "lkpp")
+
+
+class ProductFilters(TypedDict, total=False):
+    """The catalogue's filter arguments (all optional), by the API's parameter names:
+    :meth:`KFA.pages <satusehat_async.kfa.KFA.pages>`, ``products`` and ``export`` take
+    them as ``**filters``, and :meth:`ProductQuery.build` checks them."""
+
+    product_type: ProductType | None
+    farmalkes_type: str | None
+    keyword: str | None
+    template_code: str | None
+    packaging_code: str | None
+    from_date: DateArg | None
+    to_date: DateArg | None
+
+
 #: The product types, in the order a crawl of every type follows.
 PRODUCT_TYPES: tuple[str, ...] = ("farmasi", "alkes")
 REGION_CODES: tuple[str, ...] = tuple(f"regional{n}" for n in range(1, 7))
