@@ -18,11 +18,14 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from satusehat_async.cli.export_run import (
+    add_output_arguments,
+    await_export,
+    check_output_options,
+)
 from satusehat_async.errors import ValidationError
-from satusehat_async.export.formats import FORMATS
 from satusehat_async.kfa.query import IDENTIFIERS, MAX_PAGE_SIZE, PRODUCT_TYPES, ProductQuery
 
 if TYPE_CHECKING:
@@ -34,10 +37,6 @@ __all__ = ["PlainProgress", "register"]
 HELP = "the KFA catalogue (medicines and medical devices): products, export"
 _FILTER_FLAGS = ("farmalkes_type", "keyword", "template_code", "packaging_code")
 _DATE_FLAGS = ("from_date", "to_date")
-
-
-def _format(value: str) -> str:
-    return value.strip().lower()
 
 
 def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,19 +56,7 @@ def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     f.add_argument("--packaging-code", metavar="CODE", help="a packaging KFA code (94…/84…)")
     f.add_argument("--from-date", metavar="YYYY-MM-DD", help="updated on or after")
     f.add_argument("--to-date", metavar="YYYY-MM-DD", help="updated on or before")
-    o = export.add_argument_group("crawl and output")
-    o.add_argument("--page-size", type=int, default=100, help=f"rows per page, 1-{MAX_PAGE_SIZE}")
-    o.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    o.add_argument(
-        "--format",
-        default="ndjson",
-        type=_format,
-        metavar="{" + ",".join(FORMATS) + "}",
-        help=f"output format: {' or '.join(FORMATS)}, any case (default ndjson)",
-    )
-    o.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default stdout)")
-    o.add_argument("--resume", action="store_true", help="continue an interrupted export")
-    o.add_argument("--force", action="store_true", help="overwrite an existing output")
+    o = add_output_arguments(export, page_size=100, max_page_size=MAX_PAGE_SIZE, what="export")
     o.add_argument(
         "--progress",
         choices=("auto", "plain", "none"),
@@ -101,19 +88,6 @@ def _usage(message: str) -> Exception:
     from satusehat_async.cli.main import fail
 
     return fail(message)
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    if args.format not in FORMATS:
-        raise _usage(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
-    if not 1 <= args.page_size <= MAX_PAGE_SIZE:
-        raise _usage(f"--page-size must be between 1 and {MAX_PAGE_SIZE}, got {args.page_size}")
-    if args.concurrency < 1:
-        raise _usage(f"--concurrency must be at least 1, got {args.concurrency}")
-    if args.output is None and (args.resume or args.force):
-        raise _usage("--resume and --force need --output FILE")
-    if args.resume and args.force:
-        raise _usage("--resume and --force exclude each other")
 
 
 # Filter names without an underscore are left alone by the entry point's renaming (they
@@ -239,11 +213,10 @@ def _summary(result: ExportResult, target: str) -> str:
 
 async def export_command(args: argparse.Namespace) -> int:
     """Run ``satusehat kfa export``; returns the exit code."""
-    from satusehat_async.cli.export_run import await_export
     from satusehat_async.cli.main import client_from_args
 
     filters = _filters(args)
-    _check_options(args)
+    check_output_options(args, max_page_size=MAX_PAGE_SIZE)
     target = str(args.output) if args.output is not None else "stdout"
     async with client_from_args(args) as client:
         with _progress(args.progress) as show:

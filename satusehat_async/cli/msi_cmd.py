@@ -16,9 +16,13 @@ import importlib.util
 import re
 import sys
 from collections.abc import Collection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from satusehat_async.cli.export_run import (
+    add_output_arguments,
+    await_export,
+    check_output_options,
+)
 from satusehat_async.cli.msi_progress import (
     PlainProgress,
     ProgressDisplay,
@@ -26,7 +30,6 @@ from satusehat_async.cli.msi_progress import (
     crawl_progress,
 )
 from satusehat_async.errors import ValidationError
-from satusehat_async.export.formats import FORMATS
 from satusehat_async.msi.query import FILTERS, MAX_PAGE_SIZE, FacilityQuery
 
 if TYPE_CHECKING:
@@ -83,10 +86,6 @@ _FLAGS = {spec.name: spec.cli_flag for spec in FILTERS}
 _FILTER_NAME = re.compile(r"(?<![\w-])(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
 
 
-def _format(value: str) -> str:
-    return value.strip().lower()
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``msi crawl`` (and ``msi sync``, where installed) to the command line."""
     msi = subparsers.add_parser("msi", help="Master Sarana Index (health facilities)")
@@ -100,43 +99,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(FILE.checkpoint.json) so an interrupted crawl continues with --resume.",
     )
     add_filter_arguments(crawl)
-    o = crawl.add_argument_group("crawl and output")
-    o.add_argument(
-        "--page-size", type=int, default=MAX_PAGE_SIZE, help=f"rows per page, 1-{MAX_PAGE_SIZE}"
-    )
-    o.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
-    o.add_argument(
-        "--format",
-        default="ndjson",
-        type=_format,
-        metavar="{" + ",".join(FORMATS) + "}",
-        help=f"output format: {' or '.join(FORMATS)}, any case (default ndjson)",
-    )
-    o.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default stdout)")
-    o.add_argument("--resume", action="store_true", help="continue an interrupted crawl")
-    o.add_argument("--force", action="store_true", help="overwrite an existing output")
+    add_output_arguments(crawl, page_size=MAX_PAGE_SIZE, max_page_size=MAX_PAGE_SIZE, what="crawl")
     crawl.set_defaults(func=crawl_command)
     if importlib.util.find_spec(_SYNC_MODULE) is not None:
         importlib.import_module(_SYNC_MODULE).register(commands)
-
-
-def _usage(message: str) -> Exception:
-    from satusehat_async.cli.main import fail
-
-    return fail(message)
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    if args.format not in FORMATS:
-        raise _usage(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
-    if not 1 <= args.page_size <= MAX_PAGE_SIZE:
-        raise _usage(f"--page-size must be between 1 and {MAX_PAGE_SIZE}, got {args.page_size}")
-    if args.concurrency < 1:
-        raise _usage(f"--concurrency must be at least 1, got {args.concurrency}")
-    if args.output is None and (args.resume or args.force):
-        raise _usage("--resume and --force need --output FILE")
-    if args.resume and args.force:
-        raise _usage("--resume and --force exclude each other")
 
 
 def _summary(stats: PageStats, total: int, target: str) -> str:
@@ -175,11 +141,10 @@ class _Progress:
 
 async def crawl_command(args: argparse.Namespace) -> int:
     """Run ``satusehat msi crawl``; returns the exit code."""
-    from satusehat_async.cli.export_run import await_export
     from satusehat_async.cli.main import client_from_args
 
     query = query_from_args(args)
-    _check_options(args)
+    check_output_options(args, max_page_size=MAX_PAGE_SIZE)
     target = str(args.output) if args.output is not None else "stdout"
     async with client_from_args(args) as client:
         with crawl_progress(sys.stderr.isatty()) as display:
