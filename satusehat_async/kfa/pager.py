@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Hashable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from satusehat_async.kfa.models import Product, ProductPage
 from satusehat_async.kfa.query import ProductQuery
 from satusehat_async.kfa.source import ProductPageSource
+from satusehat_async.paging.closing import Closing
 from satusehat_async.paging.pager import OrderedPager
 from satusehat_async.paging.stats import PageStats
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KfaCrawlStats", "ProductPages", "ProductStream"]
 
-_Self = TypeVar("_Self")
 _SUMMED = ("pages", "items", "duplicates_skipped", "repaired_records", "retries", "empty_pages")
 
 
@@ -76,7 +75,7 @@ class KfaCrawlStats(PageStats):
         self.stale_total_page = any(part.stale_total_page for part in parts)
 
 
-class ProductPages:
+class ProductPages(Closing):
     """Async iterator over the pages of a catalogue crawl: each type's pages in order.
 
     Made by :meth:`KFA.pages <satusehat_async.kfa.KFA.pages>`. Each page is a
@@ -109,20 +108,6 @@ class ProductPages:
         self._current: OrderedPager[ProductPage, Product, PageStats] | None = None
         self._closed = False
         self.stats = KfaCrawlStats()
-
-    def __aiter__(self: _Self) -> _Self:
-        return self
-
-    async def __aenter__(self: _Self) -> _Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _next_crawl(self) -> OrderedPager[ProductPage, Product, PageStats] | None:
         if self._closed or not self._pending:
@@ -178,7 +163,7 @@ class ProductPages:
             self.stats.finished_at = time.monotonic()
 
 
-class ProductStream:
+class ProductStream(Closing):
     """Async iterator over the products of a catalogue crawl (each product once), in order.
 
     Made by :meth:`KFA.products <satusehat_async.kfa.KFA.products>`; wraps a
@@ -189,15 +174,6 @@ class ProductStream:
         self.pages = pages
         self.stats: KfaCrawlStats = pages.stats
         self._items: Iterator[Product] = iter(())
-
-    def __aiter__(self: _Self) -> _Self:
-        return self
-
-    async def __aenter__(self: _Self) -> _Self:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.aclose()
 
     async def __anext__(self) -> Product:
         try:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Hashable, Iterable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from satusehat_async.paging.closing import Closing
 from satusehat_async.paging.dedupe import Dedupe
 from satusehat_async.paging.ends import EndTracker
 from satusehat_async.paging.source import PageSource
@@ -37,7 +37,6 @@ __all__ = ["OrderedPager"]
 PageT = TypeVar("PageT")
 RowT = TypeVar("RowT")
 StatsT = TypeVar("StatsT", bound=PageStats)
-_Self = TypeVar("_Self", bound="OrderedPager[Any, Any, Any]")
 
 
 class _Fetcher:
@@ -56,7 +55,7 @@ class _Fetcher:
             return await self.context.send(request.method, request.url, params=request.params)
 
 
-class OrderedPager(Generic[PageT, RowT, StatsT]):
+class OrderedPager(Closing, Generic[PageT, RowT, StatsT]):
     """Async iterator over the pages of one crawl, in page order, deduplicated.
 
     Args:
@@ -101,20 +100,6 @@ class OrderedPager(Generic[PageT, RowT, StatsT]):
         self._next_to_schedule = start_page
         self._next_to_yield = start_page
         self._closed = False
-
-    def __aiter__(self: _Self) -> _Self:
-        return self
-
-    async def __aenter__(self: _Self) -> _Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def __anext__(self) -> PageT:
         if self._closed:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from satusehat_async.paging.closing import Closing
 from satusehat_async.paging.pager import OrderedPager
 from satusehat_async.paging.stats import PageStats
 
@@ -13,11 +13,9 @@ __all__ = ["RowBatches", "RowStream"]
 
 RowT = TypeVar("RowT")
 StatsT = TypeVar("StatsT", bound=PageStats)
-_Self = TypeVar("_Self", bound="RowStream[Any, Any]")
-_SelfB = TypeVar("_SelfB", bound="RowBatches[Any, Any]")
 
 
-class RowStream(Generic[RowT, StatsT]):
+class RowStream(Closing, Generic[RowT, StatsT]):
     """Async iterator over the rows of a crawl (each identity once), in page order.
 
     Wraps an :class:`OrderedPager` (``.pages``) and shares its live ``stats``.
@@ -29,20 +27,6 @@ class RowStream(Generic[RowT, StatsT]):
         self.stats: StatsT = pages.stats
         self._rows_of = pages.source.rows
         self._items: Iterator[RowT] = iter(())
-
-    def __aiter__(self: _Self) -> _Self:
-        return self
-
-    async def __aenter__(self: _Self) -> _Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def __anext__(self) -> RowT:
         # The hot path of a crawl (once per row): one C-level next() in the common case.
@@ -74,7 +58,7 @@ class RowStream(Generic[RowT, StatsT]):
         await self.pages.aclose()
 
 
-class RowBatches(Generic[RowT, StatsT]):
+class RowBatches(Closing, Generic[RowT, StatsT]):
     """Async iterator over a crawl's rows a page at a time (``RowStream.batches()``).
 
     Each item is a non-empty ``list`` of rows (those of one page left after
@@ -88,20 +72,6 @@ class RowBatches(Generic[RowT, StatsT]):
         self.stats: StatsT = pages.stats
         self._rows_of = pages.source.rows
         self._first = first or None
-
-    def __aiter__(self: _SelfB) -> _SelfB:
-        return self
-
-    async def __aenter__(self: _SelfB) -> _SelfB:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def __anext__(self) -> list[RowT]:
         if self._first is not None:

@@ -18,11 +18,11 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from satusehat_async.errors import SatuSehatError
+from satusehat_async.paging.closing import Closing
 from satusehat_async.resource.answers import decode_searchset
 from satusehat_async.resource.errors import NARROWER, IncompleteSearchError
 
@@ -87,7 +87,7 @@ def on_our_base(link: str, base: str, fallback: str) -> str | None:
     return f"{fallback}?{theirs.query}"
 
 
-class SearchResults(Generic[R]):
+class SearchResults(Closing, Generic[R]):
     """Every resource a search matches, page after page (``async for``).
 
     Use ``async for resource in results``, or ``async for page in results.pages()``
@@ -158,17 +158,6 @@ class SearchResults(Generic[R]):
         pages = self._pages
         if pages is not None and hasattr(pages, "aclose"):
             await pages.aclose()
-
-    async def __aenter__(self) -> SearchResults[R]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _walk(self) -> AsyncIterator[SearchPage[R]]:
         url: str | None = self._url
